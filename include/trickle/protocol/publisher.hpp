@@ -1,0 +1,67 @@
+#pragma once
+// Trickle publisher: segment n is one streaming POST to {url}/{n} (chunked body). The POST for
+// n+1 is opened as soon as n is handed out (pre-connect), so the next segment starts with no
+// connection set-up. Writes go straight to the socket: a slow relay slows the writer down.
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include "trickle/net/http_client.hpp"
+#include "trickle/protocol/client_errors.hpp"
+
+namespace trickle::protocol {
+
+using namespace std::chrono_literals;
+
+struct PublisherOptions {
+  std::string mime_type = "video/mp4";              // PyTrickle's default; video uses video/mp2t
+  std::int64_t start_seq = 0;
+  std::chrono::milliseconds connect_timeout = 30s;  // connect, and wait for the reply once a segment ends
+};
+
+class SegmentWriter {
+ public:
+  struct State;
+  explicit SegmentWriter(std::shared_ptr<State> state);
+  ~SegmentWriter();
+
+  std::int64_t seq() const;
+  // Appends bytes to the segment; false once the POST has failed (the error was reported).
+  net::awaitable<bool> write(std::span<const std::uint8_t> bytes);
+  // Ends the segment and waits for the relay's answer; true when it answered 200.
+  net::awaitable<bool> close();
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+class TricklePublisher {
+ public:
+  TricklePublisher(net::Executor executor, std::string url, PublisherOptions options = {},
+                   ErrorCallback on_error = {});
+  ~TricklePublisher();
+  TricklePublisher(const TricklePublisher&) = delete;
+  TricklePublisher& operator=(const TricklePublisher&) = delete;
+
+  // The writer for the next segment; after close() a writer whose writes do nothing.
+  net::awaitable<std::shared_ptr<SegmentWriter>> next();
+
+  // Ends the pre-connected POST with an empty body and waits (bounded) for segments still being
+  // sent to be answered, so the tail of the last segment is not lost.
+  net::awaitable<void> close();
+
+  // DELETE {url}: how the channel's owner ends the stream for every reader.
+  net::awaitable<bool> delete_channel();
+
+  std::int64_t next_seq() const;
+
+  struct State;
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+}  // namespace trickle::protocol

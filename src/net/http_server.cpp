@@ -1,0 +1,250 @@
+#include "trickle/net/http_server.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace trickle::net {
+
+// ---------------------------------------------------------------------------------------------
+// ServerRequest
+
+ServerRequest::ServerRequest(RequestHead head, HttpConnection& connection)
+    : head_(std::move(head)), connection_(connection) {}
+
+awaitable<HttpResult<BodyPiece>> ServerRequest::read_body(Clock::duration timeout) {
+  if (!continue_sent_ && !connection_.body_done() && head_.headers.has_token("Expect", "100-continue")) {
+    continue_sent_ = true;
+    auto sent = co_await connection_.write("HTTP/1.1 100 Continue\r\n\r\n", connection_.limits().write_timeout);
+    if (!sent) co_return tl::unexpected(sent.error());
+  }
+  co_return co_await connection_.read_body(timeout);
+}
+
+awaitable<HttpResult<std::string>> ServerRequest::read_all(std::size_t limit, Clock::duration timeout) {
+  std::string out;
+  auto deadline = deadline_after(timeout);
+  for (;;) {
+    auto left = deadline - Clock::now();
+    if (left <= Clock::duration::zero()) co_return http_error(HttpErrc::timeout, "timed out reading the body");
+    auto piece = co_await read_body(left);
+    if (!piece) co_return tl::unexpected(piece.error());
+    if (!*piece) co_return out;
+    if (out.size() + (*piece)->size() > limit)
+      co_return http_error(HttpErrc::body_too_large, fmt::format("body over {} bytes", limit));
+    out.append((*piece)->begin(), (*piece)->end());
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// ServerResponse
+
+ServerResponse::ServerResponse(HttpConnection& connection, bool keep_alive, bool head_only)
+    : connection_(connection), keep_alive_(keep_alive), head_only_(head_only) {}
+
+awaitable<HttpResult<void>> ServerResponse::send_interim(int status) {
+  if (started_) co_return http_error(HttpErrc::io, "interim response after the final one started");
+  co_return co_await connection_.write(fmt::format("HTTP/1.1 {} {}\r\n\r\n", status, reason_phrase(status)),
+                                       connection_.limits().write_timeout);
+}
+
+std::string ServerResponse::build_head(int status, HttpHeaders& headers,
+                                       std::optional<std::size_t> content_length) {
+  if (headers.has_token("Connection", "close")) keep_alive_ = false;
+  no_body_ = head_only_ || status == 204 || status == 304;
+  headers.erase("Content-Length");
+  headers.erase("Transfer-Encoding");
+  if (content_length) {
+    headers.add("Content-Length", std::to_string(*content_length));
+  } else if (status != 204 && status != 304) {
+    headers.add("Transfer-Encoding", "chunked");
+    chunked_ = true;
+  }
+  if (!keep_alive_) headers.set("Connection", "close");
+  std::string head = fmt::format("HTTP/1.1 {} {}\r\n", status, reason_phrase(status));
+  for (const auto& [name, value] : headers) head += fmt::format("{}: {}\r\n", name, value);
+  head += "\r\n";
+  return head;
+}
+
+awaitable<HttpResult<void>> ServerResponse::start(int status, HttpHeaders headers,
+                                                  std::optional<std::size_t> content_length, bool flush) {
+  if (started_) co_return http_error(HttpErrc::io, "response already started");
+  started_ = true;
+  status_ = status;
+  content_length_ = content_length;
+  pending_head_ = build_head(status, headers, content_length);
+  if (!flush) co_return HttpResult<void>{};
+  std::string head = std::move(pending_head_);
+  pending_head_.clear();
+  co_return co_await connection_.write(head, connection_.limits().write_timeout);
+}
+
+awaitable<HttpResult<void>> ServerResponse::write(std::span<const std::uint8_t> bytes) {
+  std::array<std::span<const std::uint8_t>, 1> one{bytes};
+  co_return co_await write_pieces(one);
+}
+
+awaitable<HttpResult<void>> ServerResponse::write_pieces(std::span<const std::span<const std::uint8_t>> pieces) {
+  if (!started_ || finished_) co_return http_error(HttpErrc::io, "write outside a started response");
+  std::vector<asio::const_buffer> buffers;
+  std::vector<std::array<char, 20>> sizes(chunked_ ? pieces.size() : 0);
+  buffers.reserve(pieces.size() * 3 + 1);
+  if (!pending_head_.empty()) buffers.emplace_back(asio::buffer(pending_head_));
+  if (!no_body_) {
+    for (std::size_t i = 0; i < pieces.size(); ++i) {
+      const auto& piece = pieces[i];
+      if (piece.empty()) continue;  // an empty chunk would end a chunked body
+      if (chunked_) {
+        auto end = fmt::format_to_n(sizes[i].data(), sizes[i].size(), "{:x}\r\n", piece.size()).out;
+        buffers.emplace_back(sizes[i].data(), static_cast<std::size_t>(end - sizes[i].data()));
+      }
+      buffers.emplace_back(piece.data(), piece.size());
+      if (chunked_) buffers.emplace_back("\r\n", 2);
+      written_ += piece.size();
+    }
+  }
+  if (content_length_ && written_ > *content_length_)
+    co_return http_error(HttpErrc::io, "wrote more than the announced Content-Length");
+  if (buffers.empty()) co_return HttpResult<void>{};
+  auto result = co_await connection_.write(buffers, connection_.limits().write_timeout);
+  pending_head_.clear();
+  co_return result;
+}
+
+awaitable<HttpResult<void>> ServerResponse::finish() {
+  if (!started_) co_return http_error(HttpErrc::io, "finish before start");
+  if (finished_) co_return HttpResult<void>{};
+  finished_ = true;
+  std::string tail = std::move(pending_head_);
+  pending_head_.clear();
+  if (chunked_ && !no_body_) tail += "0\r\n\r\n";
+  if (content_length_ && written_ != *content_length_ && !no_body_) {
+    keep_alive_ = false;  // the peer cannot find the next response's start: close
+    connection_.close();
+    co_return http_error(HttpErrc::io, "body shorter than the announced Content-Length");
+  }
+  if (tail.empty()) co_return HttpResult<void>{};
+  co_return co_await connection_.write(tail, connection_.limits().write_timeout);
+}
+
+awaitable<HttpResult<void>> ServerResponse::send(int status, HttpHeaders headers, std::string_view body) {
+  if (started_) co_return http_error(HttpErrc::io, "response already started");
+  started_ = true;
+  finished_ = true;
+  status_ = status;
+  std::string out = build_head(status, headers, body.size());
+  if (!no_body_) out.append(body);
+  co_return co_await connection_.write(out, connection_.limits().write_timeout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HttpServer
+
+// (GCC 12 miscompiles braced header lists written inside co_await expressions; build them here.)
+static HttpHeaders plain_text() { return HttpHeaders{{"Content-Type", "text/plain"}}; }
+
+HttpServer::HttpServer(Executor executor, HttpHandler handler, HttpLimits limits)
+    : executor_(executor), handler_(std::move(handler)), limits_(limits), acceptor_(executor) {}
+
+HttpServer::~HttpServer() {
+  *alive_ = false;
+  stop();
+}
+
+HttpResult<asio::ip::tcp::endpoint> HttpServer::listen(const std::string& host, std::uint16_t port) {
+  std::error_code ec;
+  auto address = asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) return http_error(HttpErrc::connect_failed, fmt::format("bad listen address '{}': {}", host, ec.message()));
+  asio::ip::tcp::endpoint endpoint(address, port);
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return http_error(HttpErrc::connect_failed, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+  auto local = acceptor_.local_endpoint(ec);
+  port_ = local.port();
+  return local;
+}
+
+void HttpServer::start() {
+  asio::co_spawn(executor_, accept_loop(), [](std::exception_ptr e) {
+    if (e) try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("http accept loop: {}", ex.what()); }
+  });
+}
+
+void HttpServer::stop() {
+  stopping_ = true;
+  std::error_code ignored;
+  acceptor_.close(ignored);
+  for (auto* connection : connections_) connection->close();
+}
+
+awaitable<void> HttpServer::accept_loop() {
+  auto alive = alive_;
+  while (*alive && !stopping_) {
+    auto [ec, socket] = co_await acceptor_.async_accept(use_nothrow);
+    if (!*alive || stopping_) co_return;
+    if (ec) {
+      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      // Out of descriptors and the like: back off instead of spinning.
+      co_await sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    asio::co_spawn(executor_, session(std::move(socket)), [](std::exception_ptr e) {
+      if (e) try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("http session: {}", ex.what()); }
+    });
+  }
+}
+
+awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
+  auto alive = alive_;
+  auto connection = std::make_unique<HttpConnection>(std::move(socket), HttpParser::Kind::request, limits_);
+  connections_.insert(connection.get());
+  bool first = true;
+  while (*alive && connection->is_open() && !stopping_) {
+    auto head = co_await connection->read_head(first ? limits_.header_timeout : limits_.idle_timeout);
+    if (!*alive) co_return;
+    if (!head) {
+      if (int status = head.error().status()) {
+        spdlog::debug("bad request: {}", head.error().message);
+        ServerResponse reply(*connection, false, false);
+        HttpHeaders headers = plain_text();
+        co_await reply.send(status, std::move(headers), head.error().message + "\n");
+      } else if (head.error().code == HttpErrc::timeout && !first) {
+        // idle keep-alive connection: close quietly
+      }
+      break;
+    }
+    first = false;
+    auto& parser = connection->parser();
+    ServerRequest request(std::move(parser.request_head()), *connection);
+    bool keep_alive = parser.keep_alive() && !stopping_;
+    ServerResponse response(*connection, keep_alive, request.method() == "HEAD");
+
+    std::string failure;
+    try {
+      co_await handler_(request, response);
+    } catch (const std::exception& e) {
+      failure = e.what();
+    }
+    if (!*alive) co_return;
+    if (!failure.empty()) spdlog::error("handler for {} {} threw: {}", request.method(), request.head().target, failure);
+    if (!response.finished()) {
+      if (!response.started() && connection->is_open()) {
+        response.close_after();
+        HttpHeaders headers = plain_text();
+        co_await response.send(500, std::move(headers), "internal error\n");
+      }
+      break;  // a half-sent response cannot be repaired: close
+    }
+    if (!response.keep_alive() || !connection->is_open()) break;
+    if (!connection->body_done() && !co_await connection->discard_body(64 * 1024, std::chrono::seconds(5))) break;
+    connection->next_message();
+  }
+  if (!*alive) co_return;
+  connections_.erase(connection.get());
+  connection->close();
+}
+
+}  // namespace trickle::net

@@ -1,0 +1,370 @@
+#include "trickle/protocol/relay_server.hpp"
+
+#include <charconv>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+namespace trickle::protocol {
+
+using net::awaitable;
+using net::HttpHeaders;
+using namespace asio::experimental::awaitable_operators;
+
+struct RelayServer::Route {
+  enum class Kind { channel, segment, next } kind;
+  std::string channel;
+  std::int64_t seq = 0;
+  bool seq_valid = false;
+};
+
+static std::string normalise_base(std::string base) {
+  if (base.empty() || base.front() != '/') base.insert(base.begin(), '/');
+  if (base.back() != '/') base.push_back('/');
+  return base;
+}
+
+static std::optional<std::int64_t> parse_seq(std::string_view text) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
+  return value;
+}
+
+// "/base/chan", "/base/chan/12", "/base/chan/next"; anything else is not ours.
+static std::optional<RelayServer::Route> parse_route(std::string_view path, std::string_view base);
+
+// (GCC 12 miscompiles braced header lists written inside co_await expressions, so every response's
+// headers are built by these plain functions first.)
+static HttpHeaders text_headers(bool close = false) {
+  HttpHeaders headers{{"Content-Type", "text/plain"}};
+  if (close) headers.add("Connection", "close");
+  return headers;
+}
+
+static HttpHeaders not_available_headers(const Channel& channel) {
+  HttpHeaders headers = text_headers();
+  headers.add(std::string(header_latest), std::to_string(channel.next_write()));
+  return headers;
+}
+
+static HttpHeaders closed_headers() {
+  HttpHeaders headers;
+  headers.add(std::string(header_closed), "terminated");
+  return headers;
+}
+
+RelayServer::RelayServer(net::Executor executor, RelayOptions options)
+    : executor_(executor),
+      options_(std::move(options)),
+      http_(executor, [this](net::ServerRequest& rq, net::ServerResponse& rs) { return handle(rq, rs); },
+            options_.limits),
+      stop_signal_(executor) {
+  options_.base_path = normalise_base(options_.base_path);
+  if (options_.changes_feed) {
+    changes_ = std::make_shared<Channel>(executor_, std::string(changes_channel), "application/json");
+    channels_.emplace(std::string(changes_channel), changes_);
+  }
+}
+
+RelayServer::~RelayServer() {
+  *alive_ = false;
+  stop();
+}
+
+net::HttpResult<asio::ip::tcp::endpoint> RelayServer::listen(const std::string& host, std::uint16_t port) {
+  return http_.listen(host, port);
+}
+
+void RelayServer::start() {
+  http_.start();
+  asio::co_spawn(executor_, sweep_loop(), asio::detached);
+}
+
+void RelayServer::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  stop_signal_.notify_all();
+  for (auto& [name, channel] : channels_) channel->close();
+  http_.stop();
+}
+
+std::shared_ptr<Channel> RelayServer::create_channel(const std::string& name, std::string mime_type) {
+  if (auto it = channels_.find(name); it != channels_.end() && !it->second->closed()) {
+    it->second->set_mime_type_if_unset(mime_type);
+    return it->second;
+  }
+  auto channel = std::make_shared<Channel>(executor_, name, std::move(mime_type));
+  channels_[name] = channel;
+  spdlog::info("channel {} created", name);
+  announce("added", name);
+  return channel;
+}
+
+bool RelayServer::close_channel(const std::string& name) {
+  auto it = channels_.find(name);
+  if (it == channels_.end() || it->second == changes_) return false;
+  if (!it->second->closed()) {
+    // The closed channel stays as a tombstone until swept, so late readers see end-of-stream.
+    it->second->close();
+    spdlog::info("channel {} closed", name);
+    announce("removed", name);
+  }
+  return true;
+}
+
+std::shared_ptr<Channel> RelayServer::find_channel(const std::string& name) const {
+  auto it = channels_.find(name);
+  return it == channels_.end() ? nullptr : it->second;
+}
+
+std::size_t RelayServer::channel_count() const {
+  std::size_t open = 0;
+  for (const auto& [name, channel] : channels_)
+    if (!channel->closed() && channel != changes_) ++open;
+  return open;
+}
+
+void RelayServer::announce(std::string_view kind, const std::string& name) {
+  if (!changes_ || name == changes_channel) return;
+  nlohmann::json event{{std::string(kind), nlohmann::json::array({name})}};
+  auto text = event.dump();
+  auto seq = changes_->next_write();
+  auto segment = changes_->open_for_write(seq, false);
+  changes_->mark_written(seq);
+  segment->append(std::make_shared<const Bytes>(text.begin(), text.end()));
+  segment->close();
+}
+
+static std::optional<RelayServer::Route> parse_route(std::string_view path, std::string_view base) {
+  if (path.substr(0, base.size()) != base) return std::nullopt;
+  std::string_view rest = path.substr(base.size());
+  auto slash = rest.find('/');
+  RelayServer::Route route{RelayServer::Route::Kind::channel, std::string(rest.substr(0, slash))};
+  if (route.channel.empty()) return std::nullopt;
+  if (slash == std::string_view::npos) return route;
+  std::string_view tail = rest.substr(slash + 1);
+  if (tail.find('/') != std::string_view::npos) return std::nullopt;
+  if (tail == "next") {
+    route.kind = RelayServer::Route::Kind::next;
+    return route;
+  }
+  route.kind = RelayServer::Route::Kind::segment;
+  if (auto seq = parse_seq(tail)) {
+    route.seq = *seq;
+    route.seq_valid = true;
+  }
+  return route;
+}
+
+awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResponse& response) {
+  auto route = parse_route(request.path(), options_.base_path);
+  auto method = request.method();
+  if (!route) {
+    co_await response.send(404, text_headers(), "Not found\n");
+    co_return;
+  }
+  using Kind = Route::Kind;
+  if (route->kind == Kind::segment && !route->seq_valid && (method == "GET" || method == "POST" || method == "DELETE")) {
+    co_await response.send(400, text_headers(), "Invalid idx\n");
+    co_return;
+  }
+  if (method == "POST" && route->kind == Kind::segment) {
+    co_await publish_segment(request, response, *route);
+  } else if ((method == "GET" || method == "HEAD") && route->kind == Kind::segment) {
+    co_await subscribe_segment(request, response, *route);
+  } else if (method == "POST" && route->kind == Kind::channel) {
+    if (route->channel == changes_channel) {
+      co_await response.send(400, text_headers(), "Reserved channel\n");
+      co_return;
+    }
+    auto mime = request.headers().get("Expect-Content").value_or(request.headers().get("Content-Type").value_or(""));
+    create_channel(route->channel, std::string(mime));
+    co_await response.send(200, text_headers(), "");
+  } else if (method == "GET" && route->kind == Kind::next) {
+    auto channel = find_channel(route->channel);
+    if (!channel) {
+      co_await response.send(404, text_headers(true), "Stream not found\n");
+      co_return;
+    }
+    auto headers = not_available_headers(*channel);
+    co_await response.send(200, std::move(headers), std::to_string(channel->next_write()));
+  } else if (method == "DELETE" && route->kind == Kind::channel) {
+    bool closed = close_channel(route->channel);
+    co_await response.send(closed ? 200 : 404, text_headers(!closed), closed ? "" : "Stream not found\n");
+  } else if (method == "DELETE" && route->kind == Kind::segment) {
+    auto channel = find_channel(route->channel);
+    if (!channel) {
+      co_await response.send(404, text_headers(true), "Stream not found\n");
+    } else if (!channel->close_segment(route->seq)) {
+      co_await response.send(400, text_headers(), "Segment not found\n");
+    } else {
+      co_await response.send(200, text_headers(), "");
+    }
+  } else {
+    co_await response.send(405, text_headers(), "Method not allowed\n");
+  }
+}
+
+awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::ServerResponse& response,
+                                             const Route& route) {
+  auto alive = alive_;
+  if (route.channel == changes_channel) {
+    co_await response.send(400, text_headers(), "Reserved channel\n");
+    co_return;
+  }
+  auto content_type = std::string(request.headers().get("Content-Type").value_or(""));
+  auto channel = find_channel(route.channel);
+  if (!channel || channel->closed()) {
+    if (!options_.autocreate) {
+      co_await response.send(404, text_headers(true), "Stream not found\n");
+      co_return;
+    }
+    channel = create_channel(route.channel, content_type);
+  }
+  channel->set_mime_type_if_unset(content_type);
+  std::int64_t seq = route.seq == -1 ? channel->next_write() : route.seq;
+  if (seq < 0) {
+    co_await response.send(400, text_headers(), "Invalid idx\n");
+    co_return;
+  }
+  auto segment = channel->open_for_write(seq, request.headers().contains(header_reset));
+
+  bool wrote_any = false, failed = false, released = false;
+  for (;;) {
+    // Wait for body bytes, but also for the segment being closed under us (DELETE, channel
+    // closed, slot reused) and, while nothing has arrived, answer a 100 every few seconds so
+    // intermediaries keep an idle pre-connected POST open.
+    auto outcome = co_await (request.read_body() || segment->signal().wait_for(options_.post_keepalive));
+    if (!*alive) co_return;
+    if (outcome.index() == 1) {
+      if (segment->closed() || stopped_) {
+        released = true;
+        break;
+      }
+      if (!wrote_any && !(co_await response.send_interim(100))) {
+        failed = true;
+        break;
+      }
+      continue;
+    }
+    auto& piece = std::get<0>(outcome);
+    if (!piece) {
+      spdlog::debug("POST {}/{}: {}", route.channel, seq, piece.error().message);
+      failed = true;
+      break;
+    }
+    if (!*piece) break;
+    if (!wrote_any) {
+      wrote_any = true;
+      channel->mark_written(seq);
+    }
+    segment->append(std::make_shared<const Bytes>(std::move(**piece)));
+  }
+  // A pre-connected POST ended empty still moves readers past its seq.
+  if (!wrote_any && !failed && !released) channel->mark_written(seq);
+  segment->close();
+
+  if (failed) {
+    // The publisher died or sent a broken body: readers already got end-of-segment.
+    if (request.connection().is_open()) {
+      response.close_after();
+      co_await response.send(500, text_headers(true), "Error reading body\n");
+    }
+    co_return;
+  }
+  HttpHeaders headers;
+  headers.add(std::string(header_seq), std::to_string(seq));
+  if (channel->closed()) headers.add(std::string(header_closed), "terminated");
+  if (released || !wrote_any) response.close_after();
+  co_await response.send(200, std::move(headers), "");
+}
+
+awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerResponse& response,
+                                               const Route& route) {
+  auto alive = alive_;
+  auto channel = find_channel(route.channel);
+  if (!channel) {
+    co_await response.send(404, text_headers(true), "Stream not found\n");
+    co_return;
+  }
+  if (channel->closed()) {
+    co_await response.send(200, closed_headers(), "");
+    co_return;
+  }
+  auto target = channel->open_for_read(route.seq);
+  if (!target.segment) {
+    co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
+    co_return;
+  }
+  auto segment = target.segment;
+  // Like go-livepeer, the response head goes out with the first byte of the segment, so a
+  // pre-connected GET learns its seq only once the publisher has started it.
+  while (segment->size() == 0 && !segment->closed()) {
+    co_await segment->signal().wait();
+    if (!*alive) co_return;
+  }
+  if (segment->size() == 0) {
+    if (channel->closed()) co_await response.send(200, closed_headers(), "");
+    else co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
+    co_return;
+  }
+
+  HttpHeaders headers;
+  if (!channel->mime_type().empty()) headers.add("Content-Type", channel->mime_type());
+  headers.add(std::string(header_seq), std::to_string(target.seq));
+  if (target.seq != channel->next_write() - 1)
+    headers.add(std::string(header_latest), std::to_string(channel->next_write()));
+  if (!co_await response.start(200, std::move(headers), std::nullopt, /*flush=*/false)) co_return;
+
+  std::size_t sent = 0;
+  std::vector<SharedBytes> batch;
+  std::vector<std::span<const std::uint8_t>> pieces;
+  for (;;) {
+    std::size_t available = segment->chunk_count();
+    if (sent < available) {
+      batch.clear();
+      pieces.clear();
+      // Everything that arrived since the last write goes out in one gather write, shared with
+      // the segment (no copy); capped so one write stays a reasonable size.
+      for (std::size_t i = sent; i < available && pieces.size() < 64; ++i) {
+        batch.push_back(segment->chunk(i));
+        pieces.emplace_back(*batch.back());
+      }
+      sent += pieces.size();
+      if (!co_await response.write_pieces(pieces)) co_return;  // reader gone or stalled past the write timeout
+      if (!*alive) co_return;
+      continue;
+    }
+    if (segment->closed()) break;
+    co_await segment->signal().wait();
+    if (!*alive) co_return;
+  }
+  co_await response.finish();
+}
+
+awaitable<void> RelayServer::sweep_loop() {
+  auto alive = alive_;
+  while (!stopped_) {
+    co_await stop_signal_.wait_for(options_.sweep_interval);
+    if (!*alive || stopped_) co_return;
+    auto now = net::Clock::now();
+    for (auto it = channels_.begin(); it != channels_.end();) {
+      auto& channel = it->second;
+      if (channel != changes_ && now - channel->last_activity() >= options_.idle_timeout) {
+        if (!channel->closed()) {
+          spdlog::info("channel {} idle for {}s: closed", it->first,
+                       std::chrono::duration_cast<std::chrono::seconds>(now - channel->last_activity()).count());
+          channel->close();
+          announce("removed", it->first);
+        }
+        it = channels_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+}
+
+}  // namespace trickle::protocol
