@@ -70,6 +70,9 @@ awaitable<HttpResult<void>> HttpClientConnection::finish_body() {
 
 awaitable<HttpResult<ResponseHead>> HttpClientConnection::read_response_head(Clock::duration timeout) {
   auto deadline = deadline_after(timeout);
+  // On a keep-alive connection the previous response is done: start parsing the next one, or the
+  // parser would keep reporting the old message as complete and never read the new head.
+  if (connection_.parser().message_done()) connection_.next_message();
   for (;;) {
     auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) co_return http_error(HttpErrc::timeout, "timed out waiting for the response");

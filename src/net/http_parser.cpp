@@ -34,11 +34,26 @@ struct HttpParser::Callbacks {
   static int on_header_field(llhttp_t* p, const char* at, size_t n) {
     auto& s = self(p);
     if (s.field_done_) flush_header(s);
+    // llhttp 8.1 refuses whitespace in the names it interprets ("Content-Length :") but keeps it
+    // in any other ("Host :" becomes a field "Host " that no look-up finds); RFC 9112 §5.1 wants
+    // a 400 for both.
+    if (std::string_view(at, n).find_first_of(" \t") != std::string_view::npos) {
+      s.pending_errc_ = HttpErrc::malformed;
+      s.pending_message_ = "whitespace in a header field name";
+      return -1;
+    }
     s.field_.append(at, n);
     return 0;
   }
   static int on_header_value(llhttp_t* p, const char* at, size_t n) {
     auto& s = self(p);
+    // llhttp 8.1 lets ": value" through; with no name to flush, the value would be glued onto the
+    // next field's value.
+    if (s.field_.empty()) {
+      s.pending_errc_ = HttpErrc::malformed;
+      s.pending_message_ = "header field with an empty name";
+      return -1;
+    }
     s.field_done_ = true;
     s.value_.append(at, n);
     return 0;
@@ -149,12 +164,14 @@ HttpParser::Step HttpParser::feed(std::span<const char> input) {
     std::size_t room = limits_.max_header_bytes - head_bytes_;
     if (size > room + 1) size = room + 1;
   }
+  bool in_head = state_ == State::head;
   auto step = execute(data, size);
-  if (step.event == Event::need_more && state_ == State::head) {
+  // A head that completes within the one byte of slack above must still count against the limit.
+  if (in_head && (step.event == Event::need_more || step.event == Event::head_complete)) {
     head_bytes_ += step.consumed;
     if (head_bytes_ > limits_.max_header_bytes)
       return fail(HttpErrc::header_too_large,
-                  fmt::format("request head over the limit of {} bytes", limits_.max_header_bytes),
+                  fmt::format("message head over the limit of {} bytes", limits_.max_header_bytes),
                   step.consumed);
   }
   return step;

@@ -38,8 +38,24 @@ awaitable<HttpResult<std::string>> ServerRequest::read_all(std::size_t limit, Cl
 // ---------------------------------------------------------------------------------------------
 // ServerResponse
 
-ServerResponse::ServerResponse(HttpConnection& connection, bool keep_alive, bool head_only)
-    : connection_(connection), keep_alive_(keep_alive), head_only_(head_only) {}
+bool ServerRequest::body_may_follow() const {
+  return continue_sent_ || !head_.headers.has_token("Expect", "100-continue");
+}
+
+ServerResponse::ServerResponse(HttpConnection& connection, const ServerRequest& request, bool keep_alive,
+                               bool head_only)
+    : connection_(connection), request_(&request), keep_alive_(keep_alive), head_only_(head_only) {}
+
+// Like Go's net/http (go-livepeer's server): before answering a request whose body is still
+// arriving (a 404 to a streaming POST), read and drop up to 256 KiB of it, so a client that writes
+// its whole body before reading (aiohttp does) finishes and then finds the answer. A longer body
+// gets the answer at once and the connection is closed after it, with a lingering close.
+awaitable<void> ServerResponse::drain_unread_body() {
+  if (connection_.body_done()) co_return;
+  constexpr std::size_t limit = 256 * 1024;
+  if (!request_->body_may_follow() || !co_await connection_.discard_body(limit, std::chrono::seconds(10)))
+    keep_alive_ = false;
+}
 
 awaitable<HttpResult<void>> ServerResponse::send_interim(int status) {
   if (started_) co_return http_error(HttpErrc::io, "interim response after the final one started");
@@ -69,6 +85,7 @@ std::string ServerResponse::build_head(int status, HttpHeaders& headers,
 awaitable<HttpResult<void>> ServerResponse::start(int status, HttpHeaders headers,
                                                   std::optional<std::size_t> content_length, bool flush) {
   if (started_) co_return http_error(HttpErrc::io, "response already started");
+  co_await drain_unread_body();
   started_ = true;
   status_ = status;
   content_length_ = content_length;
@@ -129,6 +146,7 @@ awaitable<HttpResult<void>> ServerResponse::finish() {
 
 awaitable<HttpResult<void>> ServerResponse::send(int status, HttpHeaders headers, std::string_view body) {
   if (started_) co_return http_error(HttpErrc::io, "response already started");
+  co_await drain_unread_body();
   started_ = true;
   finished_ = true;
   status_ = status;
@@ -197,6 +215,16 @@ awaitable<void> HttpServer::accept_loop() {
   }
 }
 
+// An early answer (a 404 to a streaming POST, say) must reach a client that is still sending its
+// body: closing at once would reset the connection under the client before it reads the answer.
+// So the answer is followed by a half-close, and the rest of the body is read and dropped (bounded
+// in bytes and time) until the client finishes or gives up; only then is the socket closed.
+static awaitable<void> linger(HttpConnection& connection) {
+  std::error_code ignored;
+  connection.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  co_await connection.discard_body(16 * 1024 * 1024, std::chrono::seconds(5));
+}
+
 awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
   auto alive = alive_;
   auto connection = std::make_unique<HttpConnection>(std::move(socket), HttpParser::Kind::request, limits_);
@@ -208,7 +236,8 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     if (!head) {
       if (int status = head.error().status()) {
         spdlog::debug("bad request: {}", head.error().message);
-        ServerResponse reply(*connection, false, false);
+        ServerRequest nothing({}, *connection);
+        ServerResponse reply(*connection, nothing, false, false);
         HttpHeaders headers = plain_text();
         co_await reply.send(status, std::move(headers), head.error().message + "\n");
       } else if (head.error().code == HttpErrc::timeout && !first) {
@@ -220,7 +249,7 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     auto& parser = connection->parser();
     ServerRequest request(std::move(parser.request_head()), *connection);
     bool keep_alive = parser.keep_alive() && !stopping_;
-    ServerResponse response(*connection, keep_alive, request.method() == "HEAD");
+    ServerResponse response(*connection, request, keep_alive, request.method() == "HEAD");
 
     std::string failure;
     try {
@@ -238,8 +267,15 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
       }
       break;  // a half-sent response cannot be repaired: close
     }
-    if (!response.keep_alive() || !connection->is_open()) break;
-    if (!connection->body_done() && !co_await connection->discard_body(64 * 1024, std::chrono::seconds(5))) break;
+    bool body_unread = !connection->body_done();
+    if (!response.keep_alive() || !connection->is_open()) {
+      if (body_unread && connection->is_open()) co_await linger(*connection);
+      break;
+    }
+    if (body_unread && !co_await connection->discard_body(64 * 1024, std::chrono::seconds(5))) {
+      co_await linger(*connection);
+      break;
+    }
     connection->next_message();
   }
   if (!*alive) co_return;

@@ -56,6 +56,9 @@ bool Channel::close_segment(std::int64_t seq) {
   if (seq < 0) return false;
   auto& held = slot(seq);
   if (!held || held->seq() != seq) return false;
+  // Closing the empty next segment counts as ending it empty: readers re-sync past it instead of
+  // being pre-connected to the same seq again.
+  if (held->size() == 0 && seq >= next_write_) next_write_ = seq + 1;
   held->close();
   return true;
 }

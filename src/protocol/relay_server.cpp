@@ -232,6 +232,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   auto segment = channel->open_for_write(seq, request.headers().contains(header_reset));
 
   bool wrote_any = false, failed = false, released = false;
+  int failure_status = 500;  // "error reading a POST body", unless the parser knows better
   for (;;) {
     // Wait for body bytes, but also for the segment being closed under us (DELETE, channel
     // closed, slot reused) and, while nothing has arrived, answer a 100 every few seconds so
@@ -252,6 +253,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
     auto& piece = std::get<0>(outcome);
     if (!piece) {
       spdlog::debug("POST {}/{}: {}", route.channel, seq, piece.error().message);
+      if (int status = piece.error().status()) failure_status = status;  // 400 malformed, 413 too large
       failed = true;
       break;
     }
@@ -270,7 +272,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
     // The publisher died or sent a broken body: readers already got end-of-segment.
     if (request.connection().is_open()) {
       response.close_after();
-      co_await response.send(500, text_headers(true), "Error reading body\n");
+      co_await response.send(failure_status, text_headers(true), "Error reading body\n");
     }
     co_return;
   }

@@ -167,14 +167,17 @@ awaitable<std::unique_ptr<SubscribedSegment>> TrickleSubscriber::next() {
   auto s = state_;
   if (s->stopped || s->failed || s->busy) co_return nullptr;
   s->busy = true;
-  std::optional<Connected> connected;
-  if (auto pending = std::exchange(s->pending, nullptr)) {
-    while (!pending->done && !s->stopped) co_await pending->done_signal.wait();
-    connected = std::move(pending->result);
-  } else {
-    auto fresh = std::make_shared<State::Pending>(s->executor);
-    connected = co_await preconnect(s, fresh, s->idx);
+  // The GET runs as the pending pre-connect even on the first call, so close() can always
+  // reach the connection in flight.
+  auto pending = s->pending;
+  if (!pending) {
+    pending = std::make_shared<State::Pending>(s->executor);
+    s->pending = pending;
+    asio::co_spawn(s->executor, run_pending(s, pending, s->idx), asio::detached);
   }
+  while (!pending->done && !s->stopped) co_await pending->done_signal.wait();
+  if (s->pending == pending) s->pending = nullptr;
+  std::optional<Connected> connected = std::move(pending->result);
   s->busy = false;
   if (!connected || s->stopped) co_return nullptr;
 
@@ -187,9 +190,9 @@ awaitable<std::unique_ptr<SubscribedSegment>> TrickleSubscriber::next() {
   }
   if (segment->seq() >= 0) s->idx = segment->seq() + 1;
   // While this segment is read, the GET for the next one is already waiting at the server.
-  auto pending = std::make_shared<State::Pending>(s->executor);
-  s->pending = pending;
-  asio::co_spawn(s->executor, run_pending(s, pending, s->idx), asio::detached);
+  auto ahead = std::make_shared<State::Pending>(s->executor);
+  s->pending = ahead;
+  asio::co_spawn(s->executor, run_pending(s, ahead, s->idx), asio::detached);
   co_return segment;
 }
 

@@ -8,7 +8,7 @@
 
 #include <boost/test/unit_test.hpp>
 
-#include "trickle/net/asio.hpp"
+#include "trickle/net/async_signal.hpp"
 
 namespace trickle::test {
 
@@ -26,5 +26,31 @@ inline void run_async(const std::function<net::awaitable<void>()>& body,
   if (error) std::rethrow_exception(error);
   BOOST_REQUIRE_MESSAGE(done, "the test coroutine did not finish within " << limit.count() << " ms");
 }
+
+// Runs coroutines concurrently and waits for all of them; the first exception is rethrown.
+class TaskGroup {
+ public:
+  explicit TaskGroup(net::Executor executor) : executor_(std::move(executor)), done_(executor_) {}
+
+  void spawn(net::awaitable<void> task) {
+    ++running_;
+    asio::co_spawn(executor_, std::move(task), [this](std::exception_ptr e) {
+      if (e && !error_) error_ = e;
+      --running_;
+      done_.notify_all();
+    });
+  }
+
+  net::awaitable<void> wait() {
+    while (running_ > 0) co_await done_.wait();
+    if (error_) std::rethrow_exception(error_);
+  }
+
+ private:
+  net::Executor executor_;
+  net::AsyncSignal done_;
+  int running_ = 0;
+  std::exception_ptr error_;
+};
 
 }  // namespace trickle::test

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import threading
 import time
@@ -48,6 +49,8 @@ def background(tmp_path):
     yield start
     for b in started:
         b.kill()
+        # Shown by pytest only when the test failed: everything each process said.
+        print(f"===== {b.name} =====\n{b.report()}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -138,14 +141,21 @@ def start_relay(exe: Path, workdir: Path, *, autocreate: bool) -> Relay:
     return relay
 
 
-def stop_relay(relay: Relay):
-    if relay.proc.poll() is None:
-        relay.proc.terminate()
-        try:
-            relay.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            relay.proc.kill()
-            relay.proc.wait(timeout=5)
+def stop_relay(relay: Relay) -> str | None:
+    """SIGTERM, then SIGKILL after 5 s. Returns what went wrong, if anything: the relay should
+    stop promptly and cleanly (exit 0, or die of the SIGTERM itself)."""
+    if relay.proc.poll() is not None:
+        return f"the relay had already exited with {relay.proc.returncode}"
+    relay.proc.terminate()
+    try:
+        rc = relay.proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        relay.proc.kill()
+        relay.proc.wait(timeout=5)
+        return "the relay did not stop within 5 s of SIGTERM (killed)"
+    if rc not in (0, -signal.SIGTERM):
+        return f"the relay exited with {rc} on SIGTERM"
+    return None
 
 
 @pytest.fixture
@@ -159,8 +169,14 @@ def relay_factory(trickle_exe, tmp_path):
         return r
 
     yield make
+    problems = []
     for r in relays:
-        stop_relay(r)
+        problem = stop_relay(r)
+        print(f"===== relay {r.base_url} (rc {r.proc.returncode}) =====\n{r.logs()}")
+        if problem:
+            problems.append(f"{problem}\n{r.logs()}")
+    if problems:
+        pytest.fail("\n".join(problems))
 
 
 @pytest.fixture
@@ -215,7 +231,8 @@ def upstream(upstream_python, background):
         python = upstream_python
 
         def cmd(self, script: str, *args):
-            return [upstream_python, "-I", UPSTREAM_CLIENTS / script, *map(str, args)]
+            # --verbose: upstream's DEBUG log lines on stderr, printed when a test fails
+            return [upstream_python, "-I", UPSTREAM_CLIENTS / script, "--verbose", *map(str, args)]
 
         def subscribe(self, url: str, out_dir: Path, *args, name="upstream-subscribe"):
             return background(self.cmd("subscribe.py", url, "--out-dir", out_dir, *args),

@@ -304,16 +304,28 @@ def test_upstream_subscriber_unknown_channel(relay_factory, upstream, tmp_path):
 
 def test_upstream_publisher_unknown_channel(relay_factory, upstream, tmp_path):
     """Without --autocreate, a POST to an unknown channel is refused with 404 and upstream's
-    publisher reports post_failed."""
+    publisher reports post_failed.
+
+    The segment is written live (5 writes, 0.1 s apart), as an encoder does. The 404 must reach
+    the client intact although its body is still arriving: go-livepeer's server (Go net/http)
+    reads and discards up to 256 KiB of an unread request body before it writes the response,
+    and half-closes with a linger when it drops the connection. A server that answers and
+    closes at once makes aiohttp's next body write fail, and upstream then swallows the whole
+    POST as a "connection reset" without reporting anything."""
     relay = relay_factory(autocreate=False)
     url = relay.url("no-such-channel")
-    make_payloads(tmp_path / "in", [1000], seed=0xE)
-    pub = upstream.publish(url, "--segments-dir", tmp_path / "in", "--timeout", 30)
+    make_payloads(tmp_path / "in", [5000], seed=0xE)
+    pub = upstream.publish(url, "--segments-dir", tmp_path / "in", "--chunk-sizes", "1000",
+                           "--chunk-delay", "0.1", "--timeout", 30)
     rc = pub.wait(60)
-    assert rc == 1, pub.report()
+    posted = [e for e in pub.events() if e.get("event") == "posted"]
+    assert posted and posted[0]["status"] == 404, pub.report()
     errors = error_events(pub)
-    assert errors and errors[0]["type"] == "post_failed", pub.report()
+    assert errors and errors[0]["type"] == "post_failed", (
+        "the relay answered 404 but upstream's publisher could not read it (connection closed "
+        f"under its request body), so it reported no post_failed\n{pub.report()}")
     assert "404" in (errors[0]["message"] or ""), pub.report()
+    assert rc == 1, pub.report()
     status, _, _ = http_request("GET", f"{url}/0")
     assert status == 404, "the refused POST must not have created the channel"
     relay.assert_alive()

@@ -68,12 +68,14 @@ class Background:
 
     @property
     def stdout(self) -> str:
-        self._out.flush()
+        if not self._out.closed:
+            self._out.flush()
         return self.out_path.read_text("utf-8", "replace")
 
     @property
     def stderr(self) -> str:
-        self._err.flush()
+        if not self._err.closed:
+            self._err.flush()
         return self.err_path.read_text("utf-8", "replace")
 
     def events(self) -> list[dict]:
@@ -113,8 +115,6 @@ class Background:
         except subprocess.TimeoutExpired:
             self.kill()
             pytest.fail(f"{self.name} did not finish within {timeout}s\n" + self.report())
-        self._out.flush()
-        self._err.flush()
         return rc
 
     def kill(self):

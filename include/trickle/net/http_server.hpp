@@ -31,6 +31,8 @@ class ServerRequest {
   // The whole body, refusing more than `limit` bytes.
   awaitable<HttpResult<std::string>> read_all(std::size_t limit, Clock::duration timeout);
   bool body_done() const { return connection_.body_done(); }
+  // False while the client waits for a `100 Continue` we have not sent: its body is not coming.
+  bool body_may_follow() const;
 
   HttpConnection& connection() { return connection_; }
 
@@ -42,7 +44,7 @@ class ServerRequest {
 
 class ServerResponse {
  public:
-  ServerResponse(HttpConnection& connection, bool keep_alive, bool head_only);
+  ServerResponse(HttpConnection& connection, const ServerRequest& request, bool keep_alive, bool head_only);
 
   // A 1xx interim response (100 Continue as a keep-alive while the request body is idle).
   awaitable<HttpResult<void>> send_interim(int status);
@@ -69,8 +71,10 @@ class ServerResponse {
 
  private:
   std::string build_head(int status, HttpHeaders& headers, std::optional<std::size_t> content_length);
+  awaitable<void> drain_unread_body();
 
   HttpConnection& connection_;
+  const ServerRequest* request_;
   bool keep_alive_;
   bool head_only_;
   bool started_ = false, finished_ = false, chunked_ = false, no_body_ = false;

@@ -4,7 +4,7 @@ Runs inside <repo>/.venv-upstream only (started by the interop tests as a subpro
 `python -I`), so upstream `pytrickle` never meets our own package of the same name.
 
     publish.py URL (--segments-dir DIR | --file F [--file F ...]) [--mime video/mp2t]
-               [--chunk-sizes 32768,4099,1] [--timeout 60]
+               [--chunk-sizes 32768,4099,1] [--chunk-delay 0.1] [--timeout 60]
 
 Each input file becomes one segment (a segments dir is taken in natural name order). A segment
 is written with SegmentWriter.write() in chunks whose sizes cycle through --chunk-sizes, and the
@@ -13,9 +13,11 @@ in-flight POSTs, so closing any earlier could cut a segment short). Then the pub
 and the script exits. It never DELETEs the channel: upstream's publisher does not either.
 
 stdout: one JSON object per line: {"event": "written", "seq", "bytes", "file"} and
-{"event": "posted", "seq", "url"} per segment,
+{"event": "posted", "seq", "url", "status", "outcome"} per segment (status: the HTTP status;
+outcome: the status, or the exception that ended the POST),
 {"event": "error", "type", "message"} per error callback, {"event": "done", ...} at the end.
-Exit status: 0 all segments answered and no error reported; 1 otherwise; 124 on timeout.
+Exit status: 0 when every POST was answered 200 and no error was reported; 1 otherwise;
+124 on timeout.
 """
 
 import argparse
@@ -64,9 +66,29 @@ async def publish(args, files):
         def __init__(self, *a, **kw):
             super().__init__(*a, **kw)
             self.post_done = {}
+            self.post_outcome = {}  # url -> HTTP status, or the exception's text
 
         def _done_event(self, url):
             return self.post_done.setdefault(url, asyncio.Event())
+
+        async def start(self):
+            await super().start()
+            # Record each POST's status (or exception): upstream swallows connection resets
+            # silently, which a test must be able to see.
+            post = self.session.post
+
+            def recording_post(url, **kw):
+                async def run():
+                    try:
+                        resp = await post(url, **kw)
+                    except BaseException as e:
+                        self.post_outcome[url] = f"{type(e).__name__}: {e}"
+                        raise
+                    self.post_outcome[url] = resp.status
+                    return resp
+                return run()
+
+            self.session.post = recording_post
 
         async def _run_post(self, url, queue):
             try:
@@ -99,13 +121,20 @@ async def publish(args, files):
                     await seg.write(data[off:off + n])
                     off += n
                     k += 1
+                    if args.chunk_delay and off < len(data):
+                        await asyncio.sleep(args.chunk_delay)  # an encoder producing it live
             emit(event="written", seq=i, bytes=len(data), file=str(path))
             # Like a real encoder, which produces one segment every GOP, let this segment's
             # POST finish before the next segment starts. This also lets the publisher's
             # background task pre-connect the next POST: upstream's next() called back to back
             # with no await in between would open a second POST to the same seq.
             await pub._done_event(url).wait()
-            emit(event="posted", seq=i, url=url)
+            outcome = pub.post_outcome.get(url, "no response")
+            emit(event="posted", seq=i, url=url, status=outcome if isinstance(outcome, int) else None,
+                 outcome=outcome)
+            if outcome != 200:
+                # also catches a connection reset, which upstream ignores without a word
+                errors.append("post_not_ok")
         failed = list(errors)
     emit(event="done", segments=len(urls), errors=failed, elapsed=round(time.monotonic() - start, 3))
     return 0 if not failed else 1
@@ -119,12 +148,17 @@ def main():
     src.add_argument("--file", type=Path, action="append", help="one segment (repeatable)")
     ap.add_argument("--mime", default="video/mp2t")
     ap.add_argument("--chunk-sizes", default="32768", help="comma-separated write sizes, cycled")
+    ap.add_argument("--chunk-delay", type=float, default=0.0,
+                    help="seconds to wait between two writes of a segment")
     ap.add_argument("--timeout", type=float, default=60.0, help="overall limit in seconds")
-    ap.add_argument("--verbose", action="store_true", help="upstream INFO logs on stderr")
+    ap.add_argument("--verbose", action="store_true", help="upstream DEBUG logs on stderr")
     args = ap.parse_args()
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Upstream's own log lines go to stderr, which the tests print when they fail. Its DEBUG
+    # lines are the only trace of what it swallows (e.g. a connection reset on a POST).
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("pytrickle").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     if args.segments_dir:
         files = sorted((p for p in args.segments_dir.iterdir() if p.is_file()), key=natural_key)
     else:

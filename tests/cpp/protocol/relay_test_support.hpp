@@ -1,0 +1,82 @@
+#pragma once
+// Helpers for the relay/client suites: a relay on 127.0.0.1, payloads, whole-segment reads.
+
+#include <cstdint>
+#include <random>
+#include <string>
+
+#include <boost/test/unit_test.hpp>
+#include <fmt/format.h>
+
+#include "test_support.hpp"
+#include "trickle/net/http_client.hpp"
+#include "trickle/protocol/publisher.hpp"
+#include "trickle/protocol/relay_server.hpp"
+#include "trickle/protocol/subscriber.hpp"
+
+namespace trickle::test {
+
+using protocol::Bytes;
+
+struct TestRelay {
+  explicit TestRelay(net::Executor executor, protocol::RelayOptions options = {}, std::uint16_t port = 0)
+      : server(std::move(executor), std::move(options)) {
+    auto endpoint = server.listen("127.0.0.1", port);
+    BOOST_REQUIRE_MESSAGE(endpoint, "relay cannot listen: " << (endpoint ? "" : endpoint.error().message));
+    server.start();
+  }
+  ~TestRelay() { server.stop(); }
+
+  std::string url(std::string_view channel) const {
+    return fmt::format("http://127.0.0.1:{}/{}", server.port(), channel);
+  }
+  protocol::RelayServer server;
+};
+
+inline Bytes random_bytes(std::size_t size, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  Bytes out(size);
+  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
+  return out;
+}
+
+inline net::Url parse_url(const std::string& text) {
+  auto url = net::Url::parse(text);
+  BOOST_REQUIRE_MESSAGE(url, text);
+  return *url;
+}
+
+// One request on its own connection; fails the test if the exchange itself fails.
+inline net::awaitable<net::HttpResponse> request(std::string url, std::string method, net::HttpHeaders headers = {},
+                                                 std::string body = {}) {
+  auto executor = co_await asio::this_coro::executor;
+  auto response = co_await net::http_request(executor, parse_url(url), method, std::move(headers), body);
+  BOOST_REQUIRE_MESSAGE(response, method << " " << url << ": " << (response ? "" : response.error().message));
+  co_return std::move(*response);
+}
+
+inline net::awaitable<Bytes> read_all(protocol::SubscribedSegment& segment) {
+  Bytes out;
+  for (;;) {
+    auto piece = co_await segment.read();
+    BOOST_REQUIRE_MESSAGE(piece, "reading segment " << segment.seq() << ": " << (piece ? "" : piece.error().message));
+    if (!*piece) co_return out;
+    out.insert(out.end(), (*piece)->begin(), (*piece)->end());
+  }
+}
+
+// Publishes one segment as pieces of `piece_size` bytes.
+inline net::awaitable<std::int64_t> publish(protocol::TricklePublisher& publisher, const Bytes& data,
+                                            std::size_t piece_size) {
+  auto writer = co_await publisher.next();
+  for (std::size_t at = 0; at < data.size(); at += piece_size) {
+    auto n = std::min(piece_size, data.size() - at);
+    bool ok = co_await writer->write(std::span<const std::uint8_t>(data.data() + at, n));
+    BOOST_REQUIRE(ok);
+  }
+  bool accepted = co_await writer->close();
+  BOOST_REQUIRE(accepted);
+  co_return writer->seq();
+}
+
+}  // namespace trickle::test
