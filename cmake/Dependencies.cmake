@@ -31,5 +31,5 @@ set_target_properties(trickle_llhttp PROPERTIES C_STANDARD 99)
 pkg_check_modules(LIBAV REQUIRED IMPORTED_TARGET libavformat libavcodec libavutil libswscale libswresample)
 
 if(TRICKLE_BUILD_TESTS)
-  find_package(Boost 1.74 REQUIRED COMPONENTS unit_test_framework)
+  find_package(Boost 1.74 CONFIG REQUIRED COMPONENTS unit_test_framework)  # Debian ships BoostConfig
 endif()

@@ -59,7 +59,10 @@ struct Publishing {
         segment_bytes = 0;
       } else if (auto* data = std::get_if<QueueingSink::Data>(&event)) {
         if (tee) tee->write(reinterpret_cast<const char*>(data->bytes.data()), static_cast<std::streamsize>(data->bytes.size()));
-        if (writer && !co_await writer->write(data->bytes)) failed = true;
+        if (writer) {
+          bool written = co_await writer->write(data->bytes);
+          if (!written) failed = true;
+        }
         segment_bytes += static_cast<std::int64_t>(data->bytes.size());
       } else if (writer) {
         bool ok = co_await writer->close();
@@ -131,7 +134,10 @@ net::awaitable<int> publish(const PublishArgs& args) {
   if (auto finished = muxer->finish(); !finished) spdlog::error("finishing: {}", finished.error().message);
   co_await out.drain(sink);
   co_await publisher.close();
-  if (!args.keep_open && !co_await publisher.delete_channel()) spdlog::warn("could not close channel {}", args.url);
+  if (!args.keep_open) {
+    bool deleted = co_await publisher.delete_channel();
+    if (!deleted) spdlog::warn("could not close channel {}", args.url);
+  }
   spdlog::info("published {} segments, {} bytes", out.segments, out.total_bytes);
   co_return out.failed ? 1 : 0;
 }

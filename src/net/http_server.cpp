@@ -50,11 +50,19 @@ ServerResponse::ServerResponse(HttpConnection& connection, const ServerRequest& 
 // arriving (a 404 to a streaming POST), read and drop up to 256 KiB of it, so a client that writes
 // its whole body before reading (aiohttp does) finishes and then finds the answer. A longer body
 // gets the answer at once and the connection is closed after it, with a lingering close.
+// Only whole answers (send) drain: a streamed one (start) may be a full-duplex reply to the body
+// the handler goes on reading. And a handler that asked to close (close_after) is answered at once,
+// the lingering close letting the client finish: an idle pre-connected POST released by a DELETE
+// must not wait out the drain for a body that is not coming.
 awaitable<void> ServerResponse::drain_unread_body() {
-  if (connection_.body_done()) co_return;
-  constexpr std::size_t limit = 256 * 1024;
-  if (!request_->body_may_follow() || !co_await connection_.discard_body(limit, std::chrono::seconds(10)))
+  if (connection_.body_done() || close_after_) co_return;
+  if (!request_->body_may_follow()) {
     keep_alive_ = false;
+    co_return;
+  }
+  constexpr std::size_t limit = 256 * 1024;
+  bool drained = co_await connection_.discard_body(limit, std::chrono::seconds(10));
+  if (!drained) keep_alive_ = false;
 }
 
 awaitable<HttpResult<void>> ServerResponse::send_interim(int status) {
@@ -85,7 +93,6 @@ std::string ServerResponse::build_head(int status, HttpHeaders& headers,
 awaitable<HttpResult<void>> ServerResponse::start(int status, HttpHeaders headers,
                                                   std::optional<std::size_t> content_length, bool flush) {
   if (started_) co_return http_error(HttpErrc::io, "response already started");
-  co_await drain_unread_body();
   started_ = true;
   status_ = status;
   content_length_ = content_length;
@@ -272,9 +279,12 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
       if (body_unread && connection->is_open()) co_await linger(*connection);
       break;
     }
-    if (body_unread && !co_await connection->discard_body(64 * 1024, std::chrono::seconds(5))) {
-      co_await linger(*connection);
-      break;
+    if (body_unread) {
+      bool drained = co_await connection->discard_body(64 * 1024, std::chrono::seconds(5));
+      if (!drained) {
+        co_await linger(*connection);
+        break;
+      }
     }
     connection->next_message();
   }

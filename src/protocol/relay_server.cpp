@@ -244,9 +244,12 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
         released = true;
         break;
       }
-      if (!wrote_any && !(co_await response.send_interim(100))) {
-        failed = true;
-        break;
+      if (!wrote_any) {
+        auto kept_alive = co_await response.send_interim(100);
+        if (!kept_alive) {
+          failed = true;
+          break;
+        }
       }
       continue;
     }

@@ -127,7 +127,10 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
       failure = connection.error().message;
     }
     spdlog::debug("subscriber attempt {} failed: {}", attempt + 1, failure);
-    if (!last && !co_await net::sleep_for(opts.retry_delay)) co_return std::nullopt;
+    if (!last) {
+      bool slept = co_await net::sleep_for(opts.retry_delay);
+      if (!slept) co_return std::nullopt;
+    }
   }
   if (!s->stopped)
     s->report(error_kind::max_retries_exceeded,

@@ -63,7 +63,11 @@ class ServerResponse {
   awaitable<HttpResult<void>> send(int status, HttpHeaders headers, std::string_view body = {});
 
   // Asks for the connection to be closed once this response is done.
-  void close_after() { keep_alive_ = false; }
+  // Also skips draining an unread request body first: the answer goes out at once.
+  void close_after() {
+    keep_alive_ = false;
+    close_after_ = true;
+  }
   bool keep_alive() const { return keep_alive_; }
   bool started() const { return started_; }
   bool finished() const { return finished_; }
@@ -76,6 +80,7 @@ class ServerResponse {
   HttpConnection& connection_;
   const ServerRequest* request_;
   bool keep_alive_;
+  bool close_after_ = false;
   bool head_only_;
   bool started_ = false, finished_ = false, chunked_ = false, no_body_ = false;
   int status_ = 0;

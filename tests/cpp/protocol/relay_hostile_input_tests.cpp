@@ -452,6 +452,36 @@ BOOST_AUTO_TEST_CASE(body_cut_mid_chunk_ends_the_segment_and_the_next_post_works
   });
 }
 
+BOOST_AUTO_TEST_CASE(idle_preconnected_post_is_answered_at_once_when_its_segment_is_deleted) {
+  test::run_async([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    HostileRelay relay(ex);
+    relay.server.create_channel("idle");
+    // A pre-connected POST: head sent, not one body byte (as a publisher waiting for its next GOP).
+    auto publisher = co_await relay.send_raw(
+        "POST /idle/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    // DELETE /idle/0 is a 400 until the POST has opened the segment, then a 200 that releases it.
+    int deleted = 0;
+    for (auto deadline = Clock::now() + 5s; deleted != 200 && Clock::now() < deadline;) {
+      HttpHeaders no_headers;
+      auto answer = co_await net::http_request(ex, relay.url("/idle/0"), "DELETE", std::move(no_headers));
+      BOOST_REQUIRE_MESSAGE(answer, error_of(answer));
+      deleted = answer->head.status;
+      if (deleted != 200) co_await net::sleep_for(1ms);
+    }
+    BOOST_REQUIRE_EQUAL(deleted, 200);
+    // Released: the answer must not wait for a body that is not coming.
+    auto released_at = Clock::now();
+    bool answered = co_await publisher->read_until("\r\n\r\n", 3s);
+    BOOST_REQUIRE(answered);
+    BOOST_TEST(publisher->status() == 200);
+    BOOST_TEST(publisher->header(protocol::header_seq).value_or("") == "0");
+    BOOST_TEST((Clock::now() - released_at < 1s));
+    co_await expect_round_trip(relay);
+    co_await relay.stop();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(client_that_sends_nothing_is_closed_after_header_timeout) {
   test::run_async([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;

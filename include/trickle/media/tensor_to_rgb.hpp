@@ -1,0 +1,30 @@
+#pragma once
+
+// The encoder's input side: a processor's output tensor, in any of the layouts upstream PyTrickle
+// accepts, turned into packed 8-bit RGB for swscale. Unlike upstream, a tensor it cannot read is
+// reported (upstream drops it with a debug log, Q8) and values are clamped rather than wrapped
+// (Q7).
+
+#include <cstdint>
+#include <vector>
+
+#include <tl/expected.hpp>
+
+#include "trickle/media/media_error.hpp"
+#include "trickle/tensor/tensor.hpp"
+
+namespace trickle {
+
+struct RgbSize {
+  int width = 0;
+  int height = 0;
+};
+
+// Accepts CPU tensors [1, H, W, C] or [H, W, C] with C in {1, 3, 4}, float32 (values in [0, 1],
+// scaled by 255, rounded and clamped) or uint8 (used as is), with any strides. One channel is
+// replicated to grey RGB; a fourth (alpha) is dropped. Writes H * W * 3 bytes, rows of W * 3 with
+// no padding, into `rgb` (resized; reuse it across frames to avoid reallocation). Anything else
+// (CHW, other ranks, C = 2, other dtypes, zero size, CUDA memory) is an error naming the problem.
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor, std::vector<std::uint8_t>& rgb);
+
+}  // namespace trickle

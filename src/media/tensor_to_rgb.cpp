@@ -1,0 +1,107 @@
+#include "trickle/media/tensor_to_rgb.hpp"
+
+#include <cmath>
+#include <limits>
+#include <type_traits>
+
+#include <fmt/format.h>
+
+namespace trickle {
+namespace {
+
+std::string shape_text(const Tensor::Shape& shape) {
+  return fmt::format("[{}]", fmt::join(shape, ", "));
+}
+
+// Rounding, not truncation as upstream's .byte() does: a decoded level k arrives as k/255 in
+// float32, and k/255 * 255 can land just below k, which truncation would turn into k - 1.
+inline std::uint8_t float_level(float value) {
+  // The negated comparison also sends NaN to 0.
+  if (!(value > 0.0f)) return 0;
+  if (value >= 1.0f) return 255;
+  return static_cast<std::uint8_t>(std::lround(value * 255.0f));
+}
+
+template <typename T>
+void copy_pixels(const Tensor& hwc, std::uint8_t* out) {
+  const auto* base = static_cast<const T*>(hwc.data());
+  const std::int64_t height = hwc.size(0);
+  const std::int64_t width = hwc.size(1);
+  const std::int64_t channels = hwc.size(2);
+  const std::int64_t row_stride = hwc.stride(0);
+  const std::int64_t column_stride = hwc.stride(1);
+  const std::int64_t channel_stride = hwc.stride(2);
+  // Channel 0 for all three of a grey tensor; R, G, B otherwise (alpha never read).
+  const std::int64_t channel_step = channels == 1 ? 0 : channel_stride;
+  for (std::int64_t y = 0; y < height; ++y) {
+    const T* pixel = base + y * row_stride;
+    for (std::int64_t x = 0; x < width; ++x, pixel += column_stride) {
+      for (std::int64_t c = 0; c < 3; ++c) {
+        const T value = pixel[c * channel_step];
+        if constexpr (std::is_same_v<T, float>) {
+          *out++ = float_level(value);
+        } else {
+          *out++ = value;
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
+                                                  std::vector<std::uint8_t>& rgb) {
+  if (!tensor.defined()) return tl::unexpected(media_error("video tensor is undefined"));
+  if (!tensor.device().is_cpu()) {
+    return tl::unexpected(media_error("video tensor is not in CPU memory"));
+  }
+  if (tensor.dtype() != DType::float32 && tensor.dtype() != DType::uint8) {
+    return tl::unexpected(media_error(fmt::format(
+        "video tensor has dtype {}; expected float32 in [0, 1] or uint8",
+        dtype_name(tensor.dtype()))));
+  }
+  Tensor hwc = tensor;
+  if (hwc.dim() == 4) {
+    if (hwc.size(0) != 1) {
+      return tl::unexpected(media_error(fmt::format(
+          "video tensor of shape {} has a batch of {}; expected [1, H, W, C] or [H, W, C]",
+          shape_text(tensor.shape()), hwc.size(0))));
+    }
+    hwc = hwc.squeeze(0);
+  }
+  if (hwc.dim() != 3) {
+    return tl::unexpected(media_error(fmt::format(
+        "video tensor of shape {} has rank {}; expected [1, H, W, C] or [H, W, C]",
+        shape_text(tensor.shape()), tensor.dim())));
+  }
+  const std::int64_t channels = hwc.size(2);
+  if (channels != 1 && channels != 3 && channels != 4) {
+    return tl::unexpected(media_error(fmt::format(
+        "video tensor of shape {} has {} channels in its last dimension; expected HWC with 1, 3 "
+        "or 4 channels (a CHW tensor must be permuted to HWC)",
+        shape_text(tensor.shape()), channels)));
+  }
+  const std::int64_t height = hwc.size(0);
+  const std::int64_t width = hwc.size(1);
+  if (height <= 0 || width <= 0) {
+    return tl::unexpected(
+        media_error(fmt::format("video tensor of shape {} is empty", shape_text(tensor.shape()))));
+  }
+  // Bounded well below int so swscale's int sizes and strides cannot overflow.
+  constexpr std::int64_t max_side = 1 << 14;
+  if (height > max_side || width > max_side) {
+    return tl::unexpected(media_error(fmt::format(
+        "video tensor of shape {} is larger than {} pixels on a side", shape_text(tensor.shape()),
+        max_side)));
+  }
+  rgb.resize(static_cast<std::size_t>(height * width * 3));
+  if (hwc.dtype() == DType::float32) {
+    copy_pixels<float>(hwc, rgb.data());
+  } else {
+    copy_pixels<std::uint8_t>(hwc, rgb.data());
+  }
+  return RgbSize{static_cast<int>(width), static_cast<int>(height)};
+}
+
+}  // namespace trickle
