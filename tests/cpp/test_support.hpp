@@ -3,14 +3,34 @@
 // hard limit so a hang fails the test instead of stalling the run.
 
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <functional>
+#include <string>
+#include <vector>
 
 #include <boost/test/unit_test.hpp>
 
 #include "trickle/net/async_signal.hpp"
 
 namespace trickle::test {
+
+// Deterministic pseudo-random bytes (a linear congruential generator): failures reproduce.
+inline std::vector<std::uint8_t> random_bytes(std::size_t size, std::uint32_t seed) {
+  std::vector<std::uint8_t> out(size);
+  std::uint32_t x = seed * 2654435761u + 1;
+  for (auto& b : out) {
+    x = x * 1664525u + 1013904223u;
+    b = static_cast<std::uint8_t>(x >> 24);
+  }
+  return out;
+}
+
+// The error's message of an expected-like result, for failure output ("" when there is none).
+template <typename Result>
+std::string error_of(const Result& result) {
+  return result ? std::string() : result.error().message;
+}
 
 inline void run_async(const std::function<net::awaitable<void>()>& body,
                       std::chrono::milliseconds limit = std::chrono::seconds(30)) {

@@ -30,25 +30,11 @@ using net::HttpLimits;
 using net::ServerRequest;
 using net::ServerResponse;
 
+using test::error_of;
+
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-
-Bytes pattern(std::size_t size, std::uint32_t seed) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761u + 1;
-  for (auto& b : out) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<std::uint8_t>(x >> 24);
-  }
-  return out;
-}
-
-// The error's message, for test failure output ("" when there is none).
-template <typename Result>
-std::string error_of(const Result& result) {
-  return result ? std::string() : result.error().message;
-}
 
 std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
@@ -152,7 +138,7 @@ BOOST_AUTO_TEST_CASE(streamed_chunked_echo_of_a_large_body) {
   test::run_async([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     TestServer server(ex, echo_handler);
-    const Bytes data = pattern(5 * 1024 * 1024 + 17, 1);
+    const Bytes data = test::random_bytes(5 * 1024 * 1024 + 17, 1);
     for (std::size_t piece : {std::size_t(1300), std::size_t(32 * 1024)}) {
       BOOST_TEST_CONTEXT("piece size " << piece) {
         auto client = co_await connect(server);
@@ -184,7 +170,7 @@ BOOST_AUTO_TEST_CASE(content_length_echo) {
   test::run_async([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     TestServer server(ex, echo_handler);
-    const Bytes data = pattern(1024 * 1024 + 3, 2);
+    const Bytes data = test::random_bytes(1024 * 1024 + 3, 2);
     auto client = co_await connect(server);
     HttpHeaders headers;
     auto sent = co_await client->send_head("POST", "/whole", std::move(headers), BodyMode::content_length, data.size());
@@ -215,7 +201,7 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_on_one_connection) {
       co_await echo_handler(request, response);
     });
     auto client = co_await connect(server);
-    const Bytes body = pattern(3000, 3);
+    const Bytes body = test::random_bytes(3000, 3);
     // GET, chunked POST, a POST whose body the handler never reads (the server must skip it to
     // find the next request), GET.
     for (int i = 0; i < 4; ++i) {
@@ -295,7 +281,7 @@ BOOST_AUTO_TEST_CASE(chunked_response_pieces_arrive_as_they_are_written) {
       if (!co_await response.start(200, std::move(headers))) co_return;
       std::size_t written = 0;
       for (int i = 0; i < pieces; ++i) {
-        auto piece = pattern(100 + 97 * i, i);
+        auto piece = test::random_bytes(100 + 97 * i, i);
         if (!co_await response.write(piece)) co_return;
         written += piece.size();
         // The next piece goes out only once the client has this one: if anything buffered it
@@ -331,7 +317,7 @@ BOOST_AUTO_TEST_CASE(chunked_response_pieces_arrive_as_they_are_written) {
     BOOST_TEST(reads >= pieces);
     Bytes expected;
     for (int i = 0; i < pieces; ++i) {
-      auto piece = pattern(100 + 97 * i, i);
+      auto piece = test::random_bytes(100 + 97 * i, i);
       expected.insert(expected.end(), piece.begin(), piece.end());
     }
     BOOST_TEST((received == expected));
@@ -418,7 +404,7 @@ BOOST_AUTO_TEST_CASE(http_request_helper) {
     BOOST_TEST(got->body == "hello");
 
     // A body larger than max_body is refused instead of buffered.
-    const Bytes big = pattern(100'000, 4);
+    const Bytes big = test::random_bytes(100'000, 4);
     std::string big_text(big.begin(), big.end());
     HttpHeaders no_headers;
     auto refused = co_await net::http_request(ex, server.url("/whole"), "POST", std::move(no_headers), big_text, 5s,
@@ -510,7 +496,7 @@ BOOST_AUTO_TEST_CASE(write_to_a_client_that_stopped_reading_times_out) {
         co_await echo_handler(request, response);
         co_return;
       }
-      const Bytes piece = pattern(1024 * 1024, 5);
+      const Bytes piece = test::random_bytes(1024 * 1024, 5);
       HttpHeaders headers;
       auto result = co_await response.start(200, std::move(headers));
       // Far more than the socket buffers of both ends hold (a few MiB on loopback).

@@ -24,24 +24,11 @@ using net::HttpClientConnection;
 using net::HttpHeaders;
 using test::RawTcpClient;
 
+using test::error_of;
+
 namespace {
 
 using Bytes = std::vector<std::uint8_t>;
-
-Bytes pattern(std::size_t size, std::uint32_t seed) {
-  Bytes out(size);
-  std::uint32_t x = seed * 2654435761u + 7;
-  for (auto& b : out) {
-    x = x * 1664525u + 1013904223u;
-    b = static_cast<std::uint8_t>(x >> 24);
-  }
-  return out;
-}
-
-template <typename Result>
-std::string error_of(const Result& result) {
-  return result ? std::string() : result.error().message;
-}
 
 // Short deadlines so the timeout cases run fast; autocreate as a local test relay has it.
 protocol::RelayOptions hostile_options() {
@@ -152,7 +139,7 @@ awaitable<void> expect_round_trip(HostileRelay& relay) {
   static std::uint32_t round = 0;
   auto channel = fmt::format("healthy-{}", ++round);
   relay.server.create_channel(channel, "application/octet-stream");
-  const Bytes data = pattern(100'000 + round, round);
+  const Bytes data = test::random_bytes(100'000 + round, round);
 
   auto subscriber = co_await connect(relay);
   HttpHeaders get_headers;
@@ -207,7 +194,7 @@ BOOST_AUTO_TEST_CASE(garbage_bytes_are_a_400) {
   test::run_async([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     HostileRelay relay(ex);
-    const Bytes noise = pattern(600, 99);
+    const Bytes noise = test::random_bytes(600, 99);
     std::string binary(noise.begin(), noise.end());
     binary[0] = '\x16';  // what a TLS ClientHello starts with
     std::string zeros(64, '\0');
@@ -442,7 +429,7 @@ BOOST_AUTO_TEST_CASE(body_cut_mid_chunk_ends_the_segment_and_the_next_post_works
     HttpHeaders post_headers;
     auto started = co_await next_publisher->send_head("POST", "/cut/1", std::move(post_headers), net::BodyMode::chunked);
     BOOST_REQUIRE(started);
-    const Bytes data = pattern(50'000, 7);
+    const Bytes data = test::random_bytes(50'000, 7);
     Bytes received;
     auto receive = [&]() -> awaitable<void> { received = co_await subscribe(*next_subscriber, 1); };
     co_await (publish(*next_publisher, data, 4096, 1) && receive());
@@ -533,7 +520,7 @@ BOOST_AUTO_TEST_CASE(subscriber_that_stops_reading_is_dropped_while_others_get_e
     BOOST_REQUIRE(started);
 
     // Far more than the relay's socket send buffer (4 MiB at most here) holds for the stalled one.
-    const Bytes data = pattern(16 * 1024 * 1024, 11);
+    const Bytes data = test::random_bytes(16 * 1024 * 1024, 11);
     Bytes received;
     auto receive = [&]() -> awaitable<void> { received = co_await subscribe(*subscriber, 0); };
     co_await (publish(*publisher, data, 32 * 1024, 0) && receive());

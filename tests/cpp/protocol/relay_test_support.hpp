@@ -2,7 +2,6 @@
 // Helpers for the relay/client suites: a relay on 127.0.0.1, payloads, whole-segment reads.
 
 #include <cstdint>
-#include <random>
 #include <string>
 
 #include <boost/test/unit_test.hpp>
@@ -32,13 +31,6 @@ struct TestRelay {
   }
   protocol::RelayServer server;
 };
-
-inline Bytes random_bytes(std::size_t size, std::uint32_t seed) {
-  std::mt19937 rng(seed);
-  Bytes out(size);
-  for (auto& b : out) b = static_cast<std::uint8_t>(rng());
-  return out;
-}
 
 inline net::Url parse_url(const std::string& text) {
   auto url = net::Url::parse(text);
