@@ -304,6 +304,7 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
     co_return;
   }
   auto segment = target.segment;
+  Segment::ReaderGuard reading(segment);
   // Like go-livepeer, the response head goes out with the first byte of the segment, so a
   // pre-connected GET learns its seq only once the publisher has started it.
   while (segment->size() == 0 && !segment->closed()) {

@@ -41,6 +41,13 @@ class Channel {
   };
   ReadTarget open_for_read(std::int64_t requested);
 
+  // The segment the ring holds for `seq` (data, or pre-created for a waiting reader), else null.
+  std::shared_ptr<Segment> find_segment(std::int64_t seq) const {
+    if (seq < 0) return nullptr;
+    const auto& held = ring_[static_cast<std::size_t>(seq % ring_size)];
+    return held && held->seq() == seq ? held : nullptr;
+  }
+
   // Closes one segment; false when the ring does not hold it.
   bool close_segment(std::int64_t seq);
   // Closes the channel and every segment: readers and pre-connected writers are released.

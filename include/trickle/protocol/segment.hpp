@@ -35,6 +35,16 @@ class Segment {
   }
 
   bool closed() const { return closed_; }
+
+  // Readers waiting on or streaming this segment (a fan-out metric; tests wait on it).
+  int reader_count() const { return readers_; }
+  struct ReaderGuard {
+    explicit ReaderGuard(std::shared_ptr<Segment> s) : segment(std::move(s)) { ++segment->readers_; }
+    ~ReaderGuard() { --segment->readers_; }
+    ReaderGuard(const ReaderGuard&) = delete;
+    ReaderGuard& operator=(const ReaderGuard&) = delete;
+    std::shared_ptr<Segment> segment;
+  };
   std::size_t size() const { return size_; }
   std::size_t chunk_count() const { return chunks_.size(); }
   const SharedBytes& chunk(std::size_t index) const { return chunks_[index]; }
@@ -45,6 +55,7 @@ class Segment {
   std::vector<SharedBytes> chunks_;
   std::size_t size_ = 0;
   bool closed_ = false;
+  int readers_ = 0;
   net::AsyncSignal signal_;
 };
 

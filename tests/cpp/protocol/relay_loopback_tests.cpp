@@ -22,6 +22,18 @@ protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
   return options;
 }
 
+// Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
+// test can publish knowing the reader is already there, however loaded the machine is.
+net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq) {
+  for (int i = 0; i < 2000; ++i) {
+    if (auto held = relay.find_channel(channel); held) {
+      if (auto segment = held->find_segment(seq); segment && segment->reader_count() > 0) co_return;
+    }
+    co_await net::sleep_for(5ms);
+  }
+  BOOST_FAIL("nobody waited on " << channel << "/" << seq);
+}
+
 net::awaitable<void> create_channel(const std::string& url) {
   net::HttpHeaders headers{{"Expect-Content", "video/mp2t"}};
   auto created = co_await test::request(url, "POST", std::move(headers));
@@ -128,7 +140,7 @@ BOOST_AUTO_TEST_CASE(subscriber_too_far_behind_resyncs_at_latest) {
       seq = segment->seq();
       out = co_await test::read_all(*segment);
     }(subscriber, got, got_seq));
-    co_await net::sleep_for(50ms);
+    co_await until_waited_on(relay.server, "old", 8);
     auto fresh = test::random_bytes(5000, 99);
     co_await test::publish(publisher, fresh, 1000);
     co_await group.wait();
@@ -228,20 +240,29 @@ BOOST_AUTO_TEST_CASE(relay_restart_under_a_live_subscriber) {
     // A new relay on the same port, with the channel and a restarted publisher (seq 0 again):
     // the subscriber reconnects, re-syncs to the new live edge through a 470, and goes on.
     TestRelay second(ex, {}, port);
-    co_await create_channel(second.url("live"));
+    second.server.create_channel("live", "video/mp2t");  // before the subscriber's retry can land
     protocol::TricklePublisher publisher(ex, second.url("live"));
+    // The subscriber re-joins at the new relay's live edge, wherever that is when its retry lands,
+    // so segments keep coming until it has one; what it got must be what was sent at that seq.
     test::TaskGroup group(ex);
     Bytes got;
-    group.spawn([](protocol::TrickleSubscriber& sub, Bytes& out) -> net::awaitable<void> {
+    std::int64_t got_seq = -1;
+    group.spawn([](protocol::TrickleSubscriber& sub, Bytes& out, std::int64_t& seq) -> net::awaitable<void> {
       auto segment = co_await sub.next();
       BOOST_REQUIRE_MESSAGE(segment, "the subscriber did not come back after the restart");
+      seq = segment->seq();
       out = co_await test::read_all(*segment);
-    }(*subscriber, got));
-    co_await net::sleep_for(150ms);
-    auto data = test::random_bytes(2000, 2);
-    co_await test::publish(publisher, data, 500);
+    }(*subscriber, got, got_seq));
+    std::map<std::int64_t, Bytes> sent;
+    for (int i = 0; i < 50 && got_seq < 0; ++i) {
+      auto data = test::random_bytes(2000, 100 + i);
+      auto seq = co_await test::publish(publisher, data, 500);
+      sent[seq] = std::move(data);
+      co_await net::sleep_for(50ms);
+    }
     co_await group.wait();
-    BOOST_TEST((got == data));
+    BOOST_REQUIRE(sent.count(got_seq));
+    BOOST_TEST((got == sent[got_seq]));
     BOOST_TEST(errors.empty());
     co_await publisher.close();
   });
@@ -341,7 +362,7 @@ BOOST_AUTO_TEST_CASE(delete_segment_releases_a_waiting_reader) {
       s = waited.head.status;
       l = std::string(waited.head.headers.get("Lp-Trickle-Latest").value_or(""));
     }(url, status, latest));
-    co_await net::sleep_for(50ms);
+    co_await until_waited_on(relay.server, "ds", 0);
     auto deleted = co_await test::request(url + "/0", "DELETE");
     BOOST_TEST(deleted.head.status == 200);
     co_await group.wait();
@@ -366,7 +387,7 @@ BOOST_AUTO_TEST_CASE(reset_restarts_a_channel_and_releases_waiting_readers) {
     group.spawn([](std::string u, int& s) -> net::awaitable<void> {
       s = (co_await test::request(u + "/-1", "GET")).head.status;  // waits on seq 4
     }(url, status));
-    co_await net::sleep_for(50ms);
+    co_await until_waited_on(relay.server, "rs", 4);
     net::HttpHeaders reset{{"Lp-Trickle-Reset", "1"}};
     auto restarted = co_await test::request(url + "/0", "POST", std::move(reset), "again");
     BOOST_TEST(restarted.head.status == 200);
@@ -396,7 +417,7 @@ BOOST_AUTO_TEST_CASE(changes_feed_announces_channels) {
         out.emplace_back(bytes.begin(), bytes.end());
       }
     }(feed, events));
-    co_await net::sleep_for(30ms);
+    co_await until_waited_on(relay.server, "_changes", 0);
     co_await create_channel(relay.url("cam1"));
     co_await test::request(relay.url("cam1"), "DELETE");
     co_await group.wait();
