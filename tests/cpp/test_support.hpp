@@ -47,6 +47,17 @@ inline void run_async(const std::function<net::awaitable<void>()>& body,
   BOOST_REQUIRE_MESSAGE(done, "the test coroutine did not finish within " << limit.count() << " ms");
 }
 
+// Polls `done` until it holds or `limit` passes (for state only observable by looking).
+inline net::awaitable<bool> eventually(std::function<bool()> done,
+                                       net::Clock::duration limit = std::chrono::seconds(5)) {
+  auto deadline = net::deadline_after(limit);
+  while (!done()) {
+    if (net::Clock::now() >= deadline) co_return false;
+    co_await net::sleep_for(std::chrono::milliseconds(1));
+  }
+  co_return true;
+}
+
 // Runs coroutines concurrently and waits for all of them; the first exception is rethrown.
 class TaskGroup {
  public:

@@ -31,6 +31,7 @@ using net::ServerRequest;
 using net::ServerResponse;
 
 using test::error_of;
+using test::eventually;
 
 namespace {
 
@@ -38,16 +39,6 @@ using Bytes = std::vector<std::uint8_t>;
 
 std::span<const std::uint8_t> as_bytes(std::string_view text) {
   return {reinterpret_cast<const std::uint8_t*>(text.data()), text.size()};
-}
-
-// Polls `done` until it holds or `limit` passes (for state only observable by looking).
-awaitable<bool> eventually(std::function<bool()> done, Clock::duration limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= deadline) co_return false;
-    co_await net::sleep_for(1ms);
-  }
-  co_return true;
 }
 
 // A server on 127.0.0.1 with a free port. stop() ends every session before the test's state

@@ -25,6 +25,7 @@ using net::HttpHeaders;
 using test::RawTcpClient;
 
 using test::error_of;
+using test::eventually;
 
 namespace {
 
@@ -40,16 +41,6 @@ protocol::RelayOptions hostile_options() {
   options.limits.max_header_bytes = 4096;
   options.limits.max_body_bytes = 64 * 1024 * 1024;
   return options;
-}
-
-// Polls `done` until it holds or `limit` passes (for state only observable by looking).
-awaitable<bool> eventually(std::function<bool()> done, Clock::duration limit = 5s) {
-  auto deadline = Clock::now() + limit;
-  while (!done()) {
-    if (Clock::now() >= deadline) co_return false;
-    co_await net::sleep_for(1ms);
-  }
-  co_return true;
 }
 
 struct HostileRelay {

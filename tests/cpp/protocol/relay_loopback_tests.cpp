@@ -25,13 +25,14 @@ protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
 // Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
 // test can publish knowing the reader is already there, however loaded the machine is.
 net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq) {
-  for (int i = 0; i < 2000; ++i) {
-    if (auto held = relay.find_channel(channel); held) {
-      if (auto segment = held->find_segment(seq); segment && segment->reader_count() > 0) co_return;
-    }
-    co_await net::sleep_for(5ms);
-  }
-  BOOST_FAIL("nobody waited on " << channel << "/" << seq);
+  bool waited_on = co_await test::eventually(
+      [&] {
+        auto held = relay.find_channel(channel);
+        auto segment = held ? held->find_segment(seq) : nullptr;
+        return segment && segment->reader_count() > 0;
+      },
+      10s);
+  BOOST_REQUIRE_MESSAGE(waited_on, "nobody waited on " << channel << "/" << seq);
 }
 
 net::awaitable<void> create_channel(const std::string& url) {
