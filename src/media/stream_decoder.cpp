@@ -327,6 +327,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
     return tl::unexpected(media_error_from_av(AVERROR(ENOMEM), "cannot allocate a frame"));
   }
 
+  auto packet_demuxed = std::chrono::steady_clock::now();
   // Pulls every frame the decoder has ready; EAGAIN/EOF simply mean "no more for now".
   auto receive_frames = [&](AVCodecContext& decoder,
                             bool is_video) -> tl::expected<void, MediaError> {
@@ -358,8 +359,8 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
         }
         ++stats_.video_frames_delivered;
         if (callbacks_.on_video) {
-          callbacks_.on_video(
-              DecodedVideoFrame{std::move(*tensor), frame->pts, video_stream->time_base});
+          callbacks_.on_video(DecodedVideoFrame{std::move(*tensor), frame->pts,
+                                                video_stream->time_base, packet_demuxed});
         }
       } else {
         auto audio = audio_frame(*frame, audio_stream->time_base, audio_pool);
@@ -379,6 +380,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
       return tl::unexpected(media_error_from_av(AVERROR_EXIT, "decoding stopped"));
     }
     const int ret = av_read_frame(&context, packet.get());
+    packet_demuxed = std::chrono::steady_clock::now();
     if (ret == AVERROR_EOF) {
       break;
     }

@@ -2,6 +2,7 @@
 
 // The decoder's output, shaped like upstream PyTrickle's VideoFrame / AudioFrame inputs.
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -17,6 +18,9 @@ struct DecodedVideoFrame {
   Tensor tensor;  // [1, H, W, 3] (or [H, W, 3]) RGB, float32 k/255 or uint8
   std::int64_t pts = 0;
   AVRational time_base{0, 1};  // the stream's
+  // When the demuxer handed out the packet this frame came from: the start of the engine's
+  // latency accounting (earlier stages are the network's).
+  std::chrono::steady_clock::time_point demuxed{};
 };
 
 struct DecodedAudioFrame {

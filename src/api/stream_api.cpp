@@ -1,0 +1,319 @@
+#include "trickle/api/stream_api.hpp"
+
+#include <cstdlib>
+
+#include <spdlog/spdlog.h>
+
+#ifndef TRICKLE_VERSION
+#define TRICKLE_VERSION "0.0.0"
+#endif
+
+namespace trickle::api {
+
+namespace {
+using namespace std::chrono_literals;
+
+std::string env_or(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value && *value ? std::string(value) : std::move(fallback);
+}
+
+std::string lowercase(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// aiohttp's request.content_type: the media type without parameters, application/octet-stream
+// when the header is missing.
+std::string media_type(const std::string& header) {
+  if (header.empty()) return "application/octet-stream";
+  std::string type = header.substr(0, header.find(';'));
+  const auto first = type.find_first_not_of(" \t");
+  const auto last = type.find_last_not_of(" \t");
+  return first == std::string::npos ? std::string() : lowercase(type.substr(first, last - first + 1));
+}
+
+// Upstream's _parse_and_validate_request, up to the model: JSON media type, then json.loads.
+tl::expected<Json, std::string> parse_json_body(const ApiRequest& request) {
+  const std::string type = media_type(request.content_type);
+  if (type.rfind("application/json", 0) != 0) return tl::unexpected("Unknown content type: " + type);
+  return python_json_loads(request.body);
+}
+
+// Python truthiness of a JSON value (bool(x)).
+bool truthy(const Json& v) {
+  switch (v.type()) {
+    case Json::value_t::null: return false;
+    case Json::value_t::boolean: return v.get<bool>();
+    case Json::value_t::number_integer: return v.get<std::int64_t>() != 0;
+    case Json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
+    case Json::value_t::number_float: return v.get<double>() != 0.0;
+    case Json::value_t::string: return !v.get_ref<const std::string&>().empty();
+    default: return !v.empty();
+  }
+}
+
+std::string describe(std::exception_ptr error) {
+  try {
+    std::rethrow_exception(error);
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+}  // namespace
+
+StreamApi::StreamApi(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamApiOptions options)
+    : executor_(executor),
+      processor_(std::move(processor)),
+      options_(std::move(options)),
+      loading_done_(executor) {
+  options_.pipeline = options_.pipeline.empty() ? env_or("PIPELINE", "byoc") : options_.pipeline;
+  if (options_.capability_name.empty()) {
+    options_.capability_name = env_or("CAPABILITY_NAME", env_or("MODEL_ID", ""));
+  }
+  prefix_ = options_.route_prefix;
+  while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+}
+
+StreamApi::~StreamApi() {
+  *alive_ = false;
+  if (current_) current_->stop();
+  if (loader_.joinable()) loader_.join();
+}
+
+void StreamApi::start_loading() {
+  if (loading_ || state_.startup_complete()) return;
+  loading_ = true;
+  loader_ = std::thread([this, alive = alive_] {
+    std::exception_ptr error;
+    try {
+      processor_->load_model(Json::object());
+    } catch (...) {
+      error = std::current_exception();
+    }
+    asio::post(executor_, [this, alive, error] {
+      if (!*alive) return;
+      loading_ = false;
+      if (error) state_.set_error("Model loading failed: " + describe(error));
+      else state_.set_startup_complete();
+      loading_done_.notify_all();
+    });
+  });
+}
+
+net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
+  const std::string& path = request.path;
+  const bool get = request.method == "GET" || request.method == "HEAD";
+  const bool post = request.method == "POST";
+  struct Route {
+    std::string path;
+    bool is_post;
+  };
+  std::vector<Route> routes;
+  if (options_.enable_default_routes) {
+    routes = {{prefix_ + "/stream/start", true}, {prefix_ + "/stream/stop", true},
+              {prefix_ + "/stream/params", true}, {prefix_ + "/stream/status", false},
+              {prefix_ + "/stream/stats", false}, {"/live-video-to-video", true},
+              {"/health", false}, {"/version", false}, {"/app-version", false},
+              {"/hardware/info", false}, {"/hardware/stats", false}};
+  }
+  const Route* route = nullptr;
+  for (const auto& r : routes) {
+    if (r.path == path) route = &r;
+  }
+  if (!route) co_return text_response(404, "404: Not Found");
+  if (route->is_post ? !post : !get) {
+    ApiResponse refused = text_response(405, "405: Method Not Allowed");
+    refused.headers.emplace_back("Allow", route->is_post ? "POST" : "GET,HEAD");
+    co_return refused;
+  }
+  if (path == prefix_ + "/stream/start" || path == "/live-video-to-video") co_return co_await start_stream(request);
+  if (path == prefix_ + "/stream/stop") co_return co_await stop_stream();
+  if (path == prefix_ + "/stream/params") co_return co_await update_params(request);
+  if (path == prefix_ + "/stream/status") co_return status();
+  if (path == prefix_ + "/stream/stats") {
+    Json stats = current_ ? current_->stats() : Json(nullptr);
+    co_return json_response(Json{{"stream", stats}});
+  }
+  if (path == "/health") co_return health();
+  if (path == "/version") co_return version();
+  if (path == "/app-version") co_return json_response(Json{{"version", options_.version}});
+  co_return hardware(path == "/hardware/stats");
+}
+
+net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
+  // A start during LOADING waits for the model, as upstream's does.
+  if (!state_.startup_complete() || !state_.pipeline_ready()) {
+    while (loading_) co_await loading_done_.wait();
+    if (!state_.startup_complete() || !state_.pipeline_ready()) {
+      Json refused = {{"status", "error"},
+                      {"message", "Pipeline is still initializing. Please wait for IDLE status."},
+                      {"current_state", current_state()}};
+      co_return json_response(refused, 503);
+    }
+  }
+  auto fail = [&](const std::string& message) {
+    // Upstream also tears down a running stream here (Q11); a bad request leaves it alone.
+    Json failed = {{"status", "error"}, {"message", "Error starting stream: " + message}, {"current_state", current_state()}};
+    return json_response(failed, 400);
+  };
+  auto body = parse_json_body(request);
+  if (!body) co_return fail(body.error());
+  auto start = validate_stream_start_request(*body);
+  if (!start) co_return fail(start.error());
+  if (current_ && current_->running()) {
+    Json busy = {{"status", "error"}, {"message", "Pipeline is still in use"}, {"current_state", current_state()}};
+    co_return json_response(busy, 503);
+  }
+
+  StreamPipelineOptions o = options_.stream_defaults;
+  o.subscribe_url = start->subscribe_url.value_or("");
+  o.publish_url = start->publish_url.value_or("");
+  o.control_url = start->control_url.value_or("");
+  o.events_url = start->events_url.value_or("");
+  o.data_url = start->data_url.value_or("");
+  const Json params = start->params.value_or(Json::object());
+  o.width = params.contains("width") ? params["width"].get<int>() : 512;
+  o.height = params.contains("height") ? params["height"].get<int>() : 512;
+  o.max_framerate = params.contains("max_framerate") ? std::optional<int>(params["max_framerate"].get<int>()) : std::nullopt;
+  o.detect_out_resolution = params.contains("detect_out_resolution") ? truthy(params["detect_out_resolution"]) : true;
+  o.subscriber_timeout = options_.subscriber_timeout;
+  o.publisher_timeout = options_.publisher_timeout;
+  o.request_id = start->gateway_request_id;
+  o.start_params = params;
+
+  const std::string request_id = start->gateway_request_id;
+  auto pipeline = std::make_shared<StreamPipeline>(
+      executor_, processor_, std::move(o), [request_id](std::string_view kind, std::string_view message) {
+        if (kind == "subscription_ended") spdlog::info("stream {}: input ended", request_id);
+        else spdlog::warn("stream {}: {} {}", request_id, kind, message);
+      });
+  current_ = pipeline;
+  current_params_ = std::move(*start);
+  state_.set_active_client(true);
+  state_.update_active_streams(1);
+  pipeline->start();
+  spdlog::info("stream {} started: {} -> {}", request_id, current_params_->subscribe_url.value_or(""),
+               current_params_->publish_url.value_or(""));
+  // When the stream ends by itself the server goes back to IDLE; `current_` stays (Q12), so
+  // /stream/status still shows the finished client.
+  asio::co_spawn(executor_, [this, pipeline, alive = alive_]() -> net::awaitable<void> {
+    co_await pipeline->wait_finished();
+    if (*alive && current_ == pipeline) {
+      state_.set_active_client(false);
+      state_.update_active_streams(0);
+    }
+  }, asio::detached);
+
+  Json started = {{"status", "success"},
+                  {"message", "Stream started successfully"},
+                  {"request_id", request_id},
+                  {"current_state", current_state()}};
+  co_return json_response(started);
+}
+
+net::awaitable<ApiResponse> StreamApi::stop_stream() {
+  if (!current_) {
+    co_return json_response(Json{{"status", "error"}, {"message", "No active stream to stop"}}, 400);
+  }
+  auto pipeline = current_;
+  Json stopped_event = {{"type", "stream_stopped"}, {"timestamp", unix_time_ms()}};
+  pipeline->emit_event(std::move(stopped_event));
+  pipeline->stop();
+  co_await pipeline->wait_finished();
+  if (current_ == pipeline) {
+    current_.reset();
+    current_params_.reset();
+    state_.set_active_client(false);
+    state_.update_active_streams(0);
+  }
+  co_return json_response(Json{{"status", "success"}, {"message", "Stream stopped successfully"}});
+}
+
+net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) {
+  auto failed = [](const std::string& message) {
+    return json_response(Json{{"status", "error"}, {"message", "Parameter update failed: " + message}}, 500);
+  };
+  auto body = parse_json_body(request);
+  if (!body) co_return failed(body.error());
+  auto data = validate_params_update_request(*body);
+  if (!data) co_return failed(data.error());
+  if (!current_) {
+    co_return json_response(Json{{"status", "error"}, {"message", "No active stream to update"}}, 400);
+  }
+  auto pipeline = current_;
+  if (data->contains("show_loading")) {
+    const Json& flag = (*data)["show_loading"];
+    pipeline->set_manual_loading(flag.is_string() ? lowercase(flag.get<std::string>()) == "true" : truthy(flag));
+  }
+  if (!pipeline->finished()) {
+    // Answer once the processor has the new values, as upstream (which awaits update_params)
+    // does; a failure there makes the state ERROR while the answer stays a success (Q15).
+    auto applied = std::make_shared<bool>(false);
+    auto signal = std::make_shared<net::AsyncSignal>(executor_);
+    pipeline->update_params(*data, [this, applied, signal, alive = alive_, executor = executor_](std::exception_ptr error) {
+      asio::post(executor, [this, applied, signal, alive, error] {
+        *applied = true;
+        signal->notify_all();
+        if (error && *alive) state_.set_error("Parameter update failed: " + describe(error));
+      });
+    });
+    const auto deadline = net::Clock::now() + 10s;
+    while (!*applied && net::Clock::now() < deadline) {
+      co_await signal->wait_for(deadline - net::Clock::now());
+    }
+  }
+  Json event = {{"type", "params_updated"}, {"timestamp", unix_time_ms()}, {"params", *data}};
+  pipeline->emit_event(std::move(event));
+  co_return json_response(Json{{"status", "success"}, {"message", "Parameters updated successfully"}});
+}
+
+ApiResponse StreamApi::status() const {
+  Json body = state_.get_pipeline_state();
+  body["client_active"] = current_ != nullptr;
+  if (current_) {
+    body["client_running"] = current_->running();
+    body["fps"] = current_->fps_stats();
+  }
+  if (current_params_) {
+    auto text_or_null = [](const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); };
+    body["current_params"] = Json{{"subscribe_url", text_or_null(current_params_->subscribe_url)},
+                                  {"publish_url", text_or_null(current_params_->publish_url)},
+                                  {"gateway_request_id", current_params_->gateway_request_id}};
+  }
+  return json_response(body);
+}
+
+ApiResponse StreamApi::health() const {
+  const std::string status = state_.health_status();
+  if (status != "ERROR") spdlog::debug("health: {}", status);
+  return json_response(Json{{"status", status}});
+}
+
+ApiResponse StreamApi::version() const {
+  return json_response(Json{{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}, {"version", TRICKLE_VERSION}});
+}
+
+ApiResponse StreamApi::hardware(bool stats) const {
+  // GPU details come from NVML in the Python package; the C++ worker reports none.
+  Json body = {{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}};
+  body[stats ? "gpu_stats" : "gpu_info"] = Json::object();
+  return json_response(body);
+}
+
+net::awaitable<void> StreamApi::stop() {
+  if (!current_) co_return;
+  auto pipeline = current_;
+  pipeline->stop();
+  co_await pipeline->wait_finished();
+  if (current_ == pipeline) {
+    current_.reset();
+    current_params_.reset();
+    state_.set_active_client(false);
+    state_.update_active_streams(0);
+  }
+}
+
+}  // namespace trickle::api

@@ -1,0 +1,80 @@
+#include "trickle/api/stream_server.hpp"
+
+#include <csignal>
+
+#include <spdlog/spdlog.h>
+
+namespace trickle::api {
+
+using namespace std::chrono_literals;
+
+StreamServer::StreamServer(std::shared_ptr<FrameProcessor> processor, StreamServerOptions options)
+    : options_(std::move(options)) {
+  api_ = std::make_unique<StreamApi>(io_.get_executor(), std::move(processor), options_.api);
+  http_ = std::make_unique<net::HttpServer>(
+      io_.get_executor(), [this](net::ServerRequest& request, net::ServerResponse& response) {
+        return serve(request, response);
+      });
+}
+
+StreamServer::~StreamServer() {
+  http_.reset();
+  api_.reset();
+}
+
+net::HttpResult<std::uint16_t> StreamServer::listen() {
+  auto endpoint = http_->listen(options_.host, options_.port);
+  if (!endpoint) return tl::unexpected(endpoint.error());
+  http_->start();
+  api_->start_loading();
+  return http_->port();
+}
+
+net::awaitable<void> StreamServer::serve(net::ServerRequest& request, net::ServerResponse& response) {
+  ApiRequest api_request;
+  api_request.method = std::string(request.method());
+  api_request.path = std::string(request.path());
+  api_request.content_type = std::string(request.headers().get("Content-Type").value_or(""));
+  auto body = co_await request.read_all(options_.max_body_bytes, 30s);
+  if (!body) {
+    // Too large or malformed: answered by status; cut short or too slow: nobody to answer.
+    response.close_after();
+    const int status = body.error().status();
+    if (status == 0) co_return;
+    net::HttpHeaders headers;
+    headers.add("Content-Type", "text/plain; charset=utf-8");
+    co_await response.send(status, std::move(headers), body.error().message);
+    co_return;
+  }
+  api_request.body = std::move(*body);
+  ApiResponse answer = co_await api_->handle(std::move(api_request));
+  net::HttpHeaders headers;
+  headers.add("Content-Type", answer.content_type);
+  for (auto& [name, value] : answer.headers) headers.add(name, value);
+  co_await response.send(answer.status, std::move(headers), answer.body);
+}
+
+net::awaitable<void> StreamServer::shutdown() {
+  if (shutting_down_) co_return;
+  shutting_down_ = true;
+  http_->stop();
+  co_await api_->stop();
+  io_.stop();
+}
+
+void StreamServer::run(bool handle_signals) {
+  std::optional<asio::signal_set> signals;
+  if (handle_signals) {
+    signals.emplace(io_, SIGINT, SIGTERM);
+    signals->async_wait([this](const std::error_code& ec, int) {
+      if (!ec) asio::co_spawn(io_, shutdown(), asio::detached);
+    });
+  }
+  io_.run();
+}
+
+void StreamServer::stop() {
+  asio::post(io_, [this] { asio::co_spawn(io_, shutdown(), asio::detached); });
+}
+
+}  // namespace trickle::api

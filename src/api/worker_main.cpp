@@ -1,0 +1,55 @@
+#include "trickle/api/worker_main.hpp"
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/cfg/env.h>
+#include <spdlog/spdlog.h>
+
+#include "trickle/api/stream_server.hpp"
+
+namespace trickle::api {
+
+int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor, const char* description) {
+  spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug
+  CLI::App app(description);
+  StreamServerOptions options;
+  options.port = 8000;
+  bool uint8_frames = false, no_batch_dim = false;
+  std::string port_file;
+  app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
+  app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
+  app.add_option("--port-file", port_file, "Write the bound port to this file once listening");
+  app.add_option("--route-prefix", options.api.route_prefix, "Prefix of the /stream/* routes")->capture_default_str();
+  app.add_option("--pipeline", options.api.pipeline, "Pipeline name for /version (default: $PIPELINE or byoc)");
+  app.add_option("--capability", options.api.capability_name, "Model id for /version (default: $CAPABILITY_NAME or $MODEL_ID)");
+  app.add_option("--app-version", options.api.version, "What /app-version reports")->capture_default_str();
+  app.add_flag("--uint8", uint8_frames, "Hand the processor uint8 frames instead of float32 in [0, 1]");
+  app.add_flag("--no-batch-dim", no_batch_dim, "Hand the processor [H, W, 3] frames instead of [1, H, W, 3]");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (uint8_frames) options.api.stream_defaults.video_dtype = DType::uint8;
+  options.api.stream_defaults.video_batch_dim = !no_batch_dim;
+
+  StreamServer server(std::move(processor), options);
+  auto port = server.listen();
+  if (!port) {
+    spdlog::error("cannot listen on {}:{}: {}", options.host, options.port, port.error().message);
+    return 2;
+  }
+  spdlog::info("worker listening on http://{}:{}", options.host, *port);
+  if (!port_file.empty()) {
+    if (std::FILE* f = std::fopen(port_file.c_str(), "w")) {
+      std::fprintf(f, "%u\n", static_cast<unsigned>(*port));
+      std::fclose(f);
+    }
+  }
+  server.run();
+  spdlog::info("worker stopped");
+  return 0;
+}
+
+}  // namespace trickle::api
