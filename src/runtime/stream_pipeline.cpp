@@ -33,6 +33,9 @@ using namespace std::chrono_literals;
 using Direction = FpsMeter::Direction;
 using OutputItem = std::variant<VideoFrame, AudioFrame>;
 
+// "Never": the longest wait the clock can express (milliseconds::max() would overflow it).
+const auto no_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(net::Clock::duration::max());
+
 std::chrono::milliseconds seconds_to_ms(double seconds) {
   return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0));
 }
@@ -214,7 +217,9 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         if (out->demuxed == std::chrono::steady_clock::time_point{}) out->demuxed = frame->demuxed;
         ++video_processed;
         fps.record(Direction::egress_video);
-        if (has_output) output.push(OutputItem{std::move(*out)});
+        // Waiting here when the encoder is behind makes the inbox fill, and the frame skipper
+        // trims there, before the processor spends time on frames that would be dropped anyway.
+        if (has_output) output.push_wait(OutputItem{std::move(*out)});
       } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
         std::vector<AudioFrame> outs;
         try {
@@ -226,7 +231,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         }
         for (auto& out : outs) {
           fps.record(Direction::egress_audio);
-          if (has_output) output.push(OutputItem{std::move(out)});
+          if (has_output) output.push_wait(OutputItem{std::move(out)});
         }
       }
     }
@@ -284,6 +289,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> ingest() {
     auto self = shared_from_this();
     protocol::SubscriberOptions o;
+    o.start_seq = options.subscribe_start_seq;
     if (options.subscriber_timeout) o.connect_timeout = o.read_timeout = seconds_to_ms(*options.subscriber_timeout);
     subscriber = std::make_unique<protocol::TrickleSubscriber>(
         executor, options.subscribe_url, o, [this](std::string_view kind, std::string_view message) {
@@ -371,7 +377,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     protocol::SubscriberOptions o;
     // Upstream's control subscriber has no timeout unless subscriber_timeout is given (Q22).
     o.connect_timeout = o.read_timeout = options.subscriber_timeout ? seconds_to_ms(*options.subscriber_timeout)
-                                                                    : std::chrono::milliseconds::max();
+                                                                    : no_timeout;
     control = std::make_unique<protocol::TrickleSubscriber>(
         executor, options.control_url, o, [this](std::string_view kind, std::string_view message) {
           spdlog::warn("control channel: {} ({})", kind, message);
@@ -559,6 +565,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     decoder.request_stop();
     input_bytes.abort();
     inbox.abort();
+    output.abort();  // frames not yet encoded are dropped; encoded ones still go out
   }
 
   void stop() {

@@ -1,8 +1,8 @@
 #pragma once
 
-// A queue between two pipeline threads that never grows without limit: when it is full the
-// OLDEST item is dropped (live video prefers the newest frame) and the drop is counted, so the
-// producer never waits on a slow consumer.
+// A queue between two pipeline threads that never grows without limit. push() drops the OLDEST
+// item when full (live video prefers the newest frame) and counts it, so the producer never waits;
+// push_wait() waits for room instead, passing back-pressure upstream to where dropping is cheaper.
 
 #include <condition_variable>
 #include <cstddef>
@@ -33,6 +33,18 @@ class BoundedQueue {
     return true;
   }
 
+  // Waits while full; false when the queue is closed or aborted (the item is discarded).
+  bool push_wait(T item) {
+    {
+      std::unique_lock lock(mutex_);
+      room_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+      if (closed_) return false;
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+    return true;
+  }
+
   // Blocks for the next item; nullopt once closed and drained.
   std::optional<T> pop() {
     std::unique_lock lock(mutex_);
@@ -40,6 +52,8 @@ class BoundedQueue {
     if (items_.empty()) return std::nullopt;
     T item = std::move(items_.front());
     items_.pop_front();
+    lock.unlock();
+    room_.notify_one();
     return item;
   }
 
@@ -50,6 +64,7 @@ class BoundedQueue {
       closed_ = true;
     }
     ready_.notify_all();
+    room_.notify_all();
   }
   // Close and forget what is queued (counted as dropped).
   void abort() {
@@ -60,6 +75,7 @@ class BoundedQueue {
       items_.clear();
     }
     ready_.notify_all();
+    room_.notify_all();
   }
 
   std::size_t size() const {
@@ -75,6 +91,7 @@ class BoundedQueue {
   const std::size_t capacity_;
   mutable std::mutex mutex_;
   std::condition_variable ready_;
+  std::condition_variable room_;
   std::deque<T> items_;
   std::int64_t dropped_ = 0;
   bool closed_ = false;

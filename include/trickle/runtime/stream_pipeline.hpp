@@ -34,6 +34,7 @@ namespace trickle {
 struct StreamPipelineOptions {
   // Blank URLs leave that channel out, as upstream does.
   std::string subscribe_url, publish_url, control_url, events_url, data_url;
+  std::int64_t subscribe_start_seq = -2;  // upstream's: join the segment being written
   int width = 512, height = 512;       // the processor's input size
   std::optional<int> max_framerate;    // none: 24, upstream's default
   bool detect_out_resolution = true;   // false: encode at width x height
@@ -47,7 +48,9 @@ struct StreamPipelineOptions {
   bool video_batch_dim = true;
   std::size_t video_queue_size = 300;   // upstream's max_queue_size
   std::size_t audio_queue_size = 1200;  // 4x, as upstream
-  std::size_t output_queue_size = 200;
+  // Processor → encoder. Small on purpose: when the encoder falls behind, the processor waits
+  // and the backlog builds (and is trimmed) before the processor, not after it.
+  std::size_t output_queue_size = 16;
   std::string video_codec = "libx264", audio_codec = "libopus";
   // DELETE the output channel once the input has ended and everything was published, so its
   // readers see the end (upstream never does, Q21).

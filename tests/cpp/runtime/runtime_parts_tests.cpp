@@ -1,0 +1,209 @@
+// The runtime's small parts against upstream PyTrickle's rules (PYTRICKLE_API.md §11-13).
+
+#include <thread>
+
+#include <boost/test/unit_test.hpp>
+
+#include "trickle/runtime/bounded_queue.hpp"
+#include "trickle/runtime/fps_meter.hpp"
+#include "trickle/runtime/frame_skipper.hpp"
+#include "trickle/runtime/latency_histogram.hpp"
+#include "trickle/runtime/loading_overlay.hpp"
+#include "trickle/runtime/processor_inbox.hpp"
+
+using namespace trickle;
+using namespace std::chrono_literals;
+using Shape = trickle::Tensor::Shape;
+
+namespace {
+VideoFrame frame_at(std::int64_t pts, Shape shape = {1, 8, 8, 3}) {
+  return VideoFrame{Tensor::zeros(std::move(shape), DType::float32), pts, {1, 90000}, {}};
+}
+AudioFrame audio_at(std::int64_t pts) {
+  AudioFrame a;
+  a.pts = pts;
+  a.samples = Tensor::zeros({1, 960}, DType::float32);
+  return a;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(runtime_parts)
+
+BOOST_AUTO_TEST_CASE(frame_skipper_trims_backlog_and_skips_by_ratio) {
+  double ingress = 0.0;
+  FrameSkipConfig config;
+  AdaptiveFrameSkipper skipper(config, [&] { return ingress; });
+  // Default config: backlog beyond 15 trimmed, at most 50 at once; no ratio skipping.
+  BOOST_TEST(skipper.frames_to_trim(15) == 0u);
+  BOOST_TEST(skipper.frames_to_trim(20) == 5u);
+  BOOST_TEST(skipper.frames_to_trim(300) == 50u);
+  ingress = 60.0;
+  for (int i = 0; i < 10; ++i) BOOST_TEST(skipper.should_process());
+
+  // Target 24 with 60 in: round(2.5) = 2 (half to even, as Python): every other frame.
+  config.target_fps = 24.0;
+  config.adaptation_cooldown = 0.0;
+  AdaptiveFrameSkipper halving(config, [&] { return ingress; });
+  std::vector<bool> taken;
+  for (int i = 0; i < 6; ++i) taken.push_back(halving.should_process());
+  BOOST_TEST(halving.skip_interval() == 2);
+  BOOST_TEST((taken == std::vector<bool>{true, false, true, false, true, false}));
+  // 30 in, target 10: every third, counting from the first (counter % 3 == 1).
+  ingress = 30.0;
+  halving.set_target_fps(10.0);
+  halving.reset();
+  ingress = 30.0;
+  taken.clear();
+  for (int i = 0; i < 6; ++i) taken.push_back(halving.should_process());
+  BOOST_TEST(halving.skip_interval() == 3);
+  BOOST_TEST((taken == std::vector<bool>{true, false, false, true, false, false}));
+  // Below 1 fps of ingress nothing is decided; invalid targets are refused.
+  BOOST_TEST(!halving.set_target_fps(0.0));
+  BOOST_TEST(!halving.set_target_fps(-3.0));
+  BOOST_TEST(halving.set_target_fps(std::nullopt));
+  BOOST_TEST(halving.skip_interval() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(fps_meter_counts_over_its_window) {
+  FpsMeter meter(10.0, 600);
+  BOOST_TEST(meter.fps(FpsMeter::Direction::ingress_video) == 0.0);
+  meter.record(FpsMeter::Direction::ingress_video);
+  BOOST_TEST(meter.fps(FpsMeter::Direction::ingress_video) == 0.0);  // one sample: no rate
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(10ms);
+    meter.record(FpsMeter::Direction::ingress_video);
+  }
+  const double fps = meter.fps(FpsMeter::Direction::ingress_video);
+  BOOST_TEST(fps > 20.0);   // 10 intervals of >= 10 ms: at most 100 fps
+  BOOST_TEST(fps <= 100.0);
+  auto stats = meter.stats();
+  BOOST_TEST(stats.size() == 4u);
+  BOOST_TEST(stats["egress_audio_fps"].get<double>() == 0.0);
+  meter.reset();
+  BOOST_TEST(meter.fps(FpsMeter::Direction::ingress_video) == 0.0);
+  // The window forgets old samples.
+  FpsMeter short_window(0.05, 600);
+  short_window.record(FpsMeter::Direction::egress_video);
+  short_window.record(FpsMeter::Direction::egress_video);
+  std::this_thread::sleep_for(80ms);
+  BOOST_TEST(short_window.fps(FpsMeter::Direction::egress_video) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(overlay_forwards_then_covers_then_recovers) {
+  OverlayConfig config;
+  config.auto_timeout_seconds = 0.05;
+  OverlayController overlay(config);
+  const auto original = frame_at(3000, {1, 120, 160, 3});
+  // Nothing processed yet, timeout not reached: the original goes out.
+  auto out = overlay.update_and_apply(original, std::nullopt);
+  BOOST_REQUIRE(out);
+  BOOST_TEST(out->tensor.data() == original.tensor.data());
+  std::this_thread::sleep_for(70ms);
+  // Past the timeout: the loading card, [H, W, 3] float at the original's time.
+  out = overlay.update_and_apply(original, std::nullopt);
+  BOOST_REQUIRE(out);
+  BOOST_TEST(overlay.loading_active());
+  BOOST_TEST((out->tensor.shape() == Shape{120, 160, 3}));
+  BOOST_TEST(out->pts == 3000);
+  BOOST_TEST(out->tensor.data_as<float>()[0] == 30.0f / 255.0f);  // background
+  // The first processed frame turns it off and is what goes out.
+  auto processed = frame_at(6000, {1, 120, 160, 3});
+  out = overlay.update_and_apply(original, processed);
+  BOOST_REQUIRE(out);
+  BOOST_TEST(!overlay.loading_active());
+  BOOST_TEST(out->pts == 6000);
+  // Manual loading: the processor is skipped and the card shows until switched off.
+  overlay.set_manual_loading(true);
+  BOOST_TEST(overlay.should_skip_processing());
+  out = overlay.update_and_apply(original, std::nullopt);
+  BOOST_TEST((out && out->tensor.dim() == 3));
+  overlay.set_manual_loading(false);
+  BOOST_TEST(!overlay.should_skip_processing());
+  // Disabled or passthrough: None means no frame.
+  config.mode = OverlayMode::passthrough;
+  overlay.apply_config(config);
+  BOOST_TEST(!overlay.update_and_apply(original, std::nullopt).has_value());
+  BOOST_TEST(!overlay.should_skip_processing());
+}
+
+BOOST_AUTO_TEST_CASE(overlay_card_refuses_sizes_it_cannot_draw) {
+  BOOST_TEST(!render_loading_overlay(frame_at(0, {8}), 0, std::nullopt).has_value());
+  BOOST_TEST(!render_loading_overlay(frame_at(0, {1, 0, 8, 3}), 0, std::nullopt).has_value());
+  BOOST_TEST(!render_loading_overlay(frame_at(0), 0, 1.5).has_value());
+  // CHW-looking input (first dim 3) is read as upstream reads it.
+  auto chw = render_loading_overlay(frame_at(0, {3, 40, 60}), 0, 0.5);
+  BOOST_REQUIRE(chw);
+  BOOST_TEST((chw->tensor.shape() == Shape{40, 60, 3}));
+}
+
+BOOST_AUTO_TEST_CASE(inbox_orders_params_first_then_frames_by_arrival) {
+  ProcessorInbox inbox(4, 2, [](std::size_t queued) { return queued > 3 ? queued - 3 : 0; });
+  inbox.push_video(frame_at(1));
+  inbox.push_audio(audio_at(2));
+  inbox.push_video(frame_at(3));
+  inbox.push_params(ParamsUpdate{Json{{"a", 1}}, {}});
+  auto first = inbox.pop();
+  BOOST_REQUIRE(first);
+  BOOST_TEST(std::holds_alternative<ParamsUpdate>(*first));
+  BOOST_TEST(std::get<VideoFrame>(*inbox.pop()).pts == 1);
+  BOOST_TEST(std::get<AudioFrame>(*inbox.pop()).pts == 2);
+  BOOST_TEST(std::get<VideoFrame>(*inbox.pop()).pts == 3);
+  // Hard caps drop the oldest; the trim rule trims the video backlog when taking.
+  for (int i = 10; i < 16; ++i) inbox.push_video(frame_at(i));
+  for (int i = 20; i < 23; ++i) inbox.push_audio(audio_at(i));
+  auto counters = inbox.counters();
+  BOOST_TEST(counters.video_dropped_full == 2);
+  BOOST_TEST(counters.audio_dropped_full == 1);
+  BOOST_TEST(std::get<VideoFrame>(*inbox.pop()).pts == 13);  // 12..15 queued, trimmed to 3
+  BOOST_TEST(inbox.counters().video_trimmed == 1);
+  // abort forgets frames but still hands out params; then ends.
+  inbox.push_params(ParamsUpdate{Json{{"b", 2}}, {}});
+  inbox.abort();
+  inbox.push_video(frame_at(99));
+  BOOST_TEST(std::holds_alternative<ParamsUpdate>(*inbox.pop()));
+  BOOST_TEST(!inbox.pop().has_value());
+  BOOST_TEST(inbox.counters().dropped_at_stop == 5);  // 2 video + 2 audio queued, 1 pushed late
+}
+
+BOOST_AUTO_TEST_CASE(inbox_close_drains_and_wakes_a_waiting_consumer) {
+  ProcessorInbox inbox(8, 8, {});
+  std::thread consumer([&] {
+    int frames = 0;
+    while (auto item = inbox.pop()) frames += std::holds_alternative<VideoFrame>(*item);
+    BOOST_TEST(frames == 2);
+  });
+  inbox.push_video(frame_at(1));
+  inbox.push_video(frame_at(2));
+  inbox.close();
+  consumer.join();
+}
+
+BOOST_AUTO_TEST_CASE(bounded_queue_drops_oldest_and_counts) {
+  BoundedQueue<int> queue(2);
+  BOOST_TEST(queue.push(1));
+  BOOST_TEST(queue.push(2));
+  BOOST_TEST(queue.push(3));
+  BOOST_TEST(queue.dropped() == 1);
+  BOOST_TEST(*queue.pop() == 2);
+  queue.close();
+  BOOST_TEST(!queue.push(4));
+  BOOST_TEST(*queue.pop() == 3);
+  BOOST_TEST(!queue.pop().has_value());
+}
+
+BOOST_AUTO_TEST_CASE(latency_histogram_percentiles_by_nearest_rank) {
+  LatencyHistogram histogram(100);
+  for (int ms = 1; ms <= 100; ++ms) histogram.record(std::chrono::milliseconds(ms));
+  auto s = histogram.summary();
+  BOOST_TEST(s.count == 100);
+  BOOST_TEST(s.p50_ms == 50.0);
+  BOOST_TEST(s.p99_ms == 99.0);
+  BOOST_TEST(s.max_ms == 100.0);
+  // The window keeps the newest samples only.
+  for (int i = 0; i < 100; ++i) histogram.record(std::chrono::milliseconds(1));
+  s = histogram.summary();
+  BOOST_TEST(s.count == 200);
+  BOOST_TEST(s.max_ms == 1.0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
