@@ -1,0 +1,216 @@
+"""The C++ worker end to end, every part real: `trickle serve` (relay), an example worker binary
+(passthrough or green tint), `trickle publish --realtime` feeding it, `trickle subscribe` reading
+its output, and the REST calls a gateway makes (POST /stream/start, /stream/params,
+/stream/stop)."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+from trickle_testutil import CLIP_FPS, CLIP_SECONDS, create_channel, http_request, run
+
+
+def _examples_dir() -> Path:
+    env = os.environ.get("TRICKLE_EXAMPLES_DIR")
+    return Path(env) if env else REPO / "build" / "examples"
+
+
+class Worker:
+    def __init__(self, proc, port: int, log: Path):
+        self.proc, self.port, self.log = proc, port, log
+        self.base = f"http://127.0.0.1:{port}"
+
+    def get(self, path: str):
+        status, _, body = http_request("GET", self.base + path)
+        return status, json.loads(body) if body.startswith(b"{") else body.decode()
+
+    def post(self, path: str, body, content_type: str = "application/json", timeout: float = 10.0):
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        status, _, answer = http_request("POST", self.base + path, headers={"Content-Type": content_type},
+                                         data=data, timeout=timeout)
+        return status, json.loads(answer) if answer.startswith(b"{") else answer.decode()
+
+    def output(self) -> str:
+        return self.log.read_text("utf-8", "replace")
+
+
+@pytest.fixture
+def worker_factory(tmp_path):
+    workers: list[Worker] = []
+
+    def start(name: str = "passthrough_worker", *args) -> Worker:
+        exe = _examples_dir() / name
+        if not exe.is_file():
+            pytest.fail(f"{exe} is missing: build the examples (scripts/setup), or set TRICKLE_EXAMPLES_DIR")
+        port_file = tmp_path / f"{name}.port"
+        log = tmp_path / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", "0", "--port-file", str(port_file),
+                                     *args], stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        deadline = time.monotonic() + 20
+        while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
+            assert proc.poll() is None, f"{name} exited with {proc.returncode}:\n{log.read_text()}"
+            time.sleep(0.02)
+        worker = Worker(proc, int(port_file.read_text()), log)
+        workers.append(worker)
+        while worker.get("/health")[1] != {"status": "IDLE"}:
+            assert time.monotonic() < deadline, f"{name} never became IDLE:\n{worker.output()}"
+            time.sleep(0.05)
+        return worker
+
+    yield start
+    for w in workers:
+        if w.proc.poll() is None:
+            w.proc.terminate()
+            try:
+                w.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+        print(f"===== worker on port {w.port} (rc {w.proc.returncode}) =====\n{w.output()[-6000:]}")
+
+
+def count_video_frames(path: Path) -> int:
+    cp = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
+              "stream=nb_read_frames", "-of", "csv=p=0", path], timeout=60)
+    return int(cp.stdout.decode().strip().splitlines()[0])
+
+
+def stream_codecs(path: Path) -> list[str]:
+    cp = run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "csv=p=0", path],
+             timeout=60)
+    # MPEG-TS streams are listed once per program as well: count each once.
+    return sorted({line.strip() for line in cp.stdout.decode().splitlines() if line.strip()})
+
+
+def frame_means(path: Path, frame_index: int, size: int = 512) -> tuple[float, float, float]:
+    """Mean R, G, B (0-255) of one decoded frame, scaled to size x size."""
+    cp = run(["ffmpeg", "-v", "error", "-i", path, "-vf", f"select=eq(n\\,{frame_index}),scale={size}:{size}",
+              "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], timeout=60)
+    raw = cp.stdout
+    assert len(raw) == size * size * 3, f"frame {frame_index} of {path}: {len(raw)} bytes"
+    sums = [sum(raw[c::3]) for c in range(3)]
+    return tuple(s / (size * size) for s in sums)
+
+
+def start_stream(worker: Worker, relay, request_id: str = "g1", **params):
+    for channel in ("in", "out"):
+        create_channel(relay.url(channel))
+    body = {"subscribe_url": relay.url("in"), "publish_url": relay.url("out"),
+            "gateway_request_id": request_id, "params": {"max_framerate": 60, **params}}
+    status, answer = worker.post("/stream/start", body)
+    assert status == 200, answer
+    assert answer == {"status": "success", "message": "Stream started successfully",
+                      "request_id": request_id, "current_state": "OK"}
+
+
+def test_passthrough_worker_publishes_every_frame(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):
+    worker = worker_factory("passthrough_worker")
+    start_stream(worker, relay)
+    out = tmp_path / "out.ts"
+    subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
+    run([trickle_exe, "publish", "--realtime", relay.url("in"), ts_clip], timeout=60)
+    # The worker drains and closes its output once the input channel is gone.
+    assert subscriber.wait(timeout=30) == 0, subscriber.report()
+    frames_in, frames_out = count_video_frames(ts_clip), count_video_frames(out)
+    assert frames_in == CLIP_SECONDS * CLIP_FPS
+    assert frames_out == frames_in
+    assert stream_codecs(out) == ["h264,video", "opus,audio"]
+    decode = run(["ffmpeg", "-v", "error", "-i", out, "-f", "null", "-"], timeout=60)
+    assert decode.stderr.decode().strip() == "", decode.stderr.decode()
+    status, state = worker.get("/stream/status")
+    assert status == 200
+    # The stream ended by itself: IDLE again, the finished client still reported (upstream Q12).
+    assert state["status"] == "IDLE" and state["client_active"] is True and state["client_running"] is False
+    assert state["current_params"]["gateway_request_id"] == "g1"
+
+
+def test_params_change_the_processor_mid_stream(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):
+    worker = worker_factory("green_tint_worker")
+    start_stream(worker, relay)
+    out = tmp_path / "out.ts"
+    subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
+    publisher = background([trickle_exe, "publish", "--realtime", relay.url("in"), ts_clip], "publish")
+    time.sleep(CLIP_SECONDS / 2)
+    status, answer = worker.post("/stream/params", {"strength": 0.0, "prompt": "none"})
+    assert (status, answer) == (200, {"status": "success", "message": "Parameters updated successfully"})
+    assert publisher.wait(timeout=60) == 0, publisher.report()
+    assert subscriber.wait(timeout=30) == 0, subscriber.report()
+    assert 'green tint: params {"strength": 0.0, "prompt": "none"}' in worker.output()
+    frames = count_video_frames(out)
+    assert frames == CLIP_SECONDS * CLIP_FPS
+    # Before the update the output is tinted (green up, red down); after it, it is the input.
+    def green_minus_red(path, index):
+        r, g, _ = frame_means(path, index)
+        return g - r
+    early_in, early_out = green_minus_red(ts_clip, 10), green_minus_red(out, 10)
+    late_in, late_out = green_minus_red(ts_clip, frames - 5), green_minus_red(out, frames - 5)
+    assert early_out > early_in + 30, (early_in, early_out)
+    assert abs(late_out - late_in) < 12, (late_in, late_out)
+
+
+def test_start_twice_stop_fast_and_bad_requests(relay, worker_factory, trickle_exe, background, ts_clip):
+    worker = worker_factory("passthrough_worker")
+    start_stream(worker, relay)
+    publisher = background([trickle_exe, "publish", "--realtime", relay.url("in"), ts_clip], "publish")
+    time.sleep(1.0)
+    status, answer = worker.post("/stream/start", {"gateway_request_id": "again"})
+    assert (status, answer) == (503, {"status": "error", "message": "Pipeline is still in use", "current_state": "OK"})
+    status, answer = worker.post("/stream/start", b"{not json", "application/json")
+    assert status == 400
+    assert answer == {"status": "error", "current_state": "OK",
+                      "message": "Error starting stream: Expecting property name enclosed in double quotes: "
+                                 "line 1 column 2 (char 1)"}
+    # A bad start leaves the running stream alone (upstream tears it down, Q11).
+    assert worker.get("/stream/status")[1]["client_running"] is True
+    started = time.monotonic()
+    status, answer = worker.post("/stream/stop", b"", "text/plain")
+    took = time.monotonic() - started
+    assert (status, answer) == (200, {"status": "success", "message": "Stream stopped successfully"})
+    assert took < 2.0, f"/stream/stop took {took:.2f} s"
+    assert worker.get("/health") == (200, {"status": "IDLE"})
+    assert worker.get("/stream/status")[1]["client_active"] is False
+    publisher.wait(timeout=60)
+
+
+@pytest.mark.parametrize("method,path,body,content_type,expected_status,expected", [
+    ("POST", "/stream/start", b"", "application/json", 400,
+     {"status": "error", "message": "Error starting stream: Expecting value: line 1 column 1 (char 0)",
+      "current_state": "IDLE"}),
+    ("POST", "/stream/start", b"{}", "text/plain", 400,
+     {"status": "error", "message": "Error starting stream: Unknown content type: text/plain", "current_state": "IDLE"}),
+    ("POST", "/stream/start", b'{"gateway_request_id": 7}', "application/json", 400, None),
+    ("POST", "/stream/params", b'{"max_framerate": 99}', "application/json", 500,
+     {"status": "error", "message": "Parameter update failed: max_framerate cannot exceed 60 FPS"}),
+    ("POST", "/stream/params", b'{"a": 1}', "application/json", 400,
+     {"status": "error", "message": "No active stream to update"}),
+    ("POST", "/stream/stop", b"", "application/json", 400, {"status": "error", "message": "No active stream to stop"}),
+    ("GET", "/stream/start", None, None, 405, "405: Method Not Allowed"),
+    ("GET", "/no/such/route", None, None, 404, "404: Not Found"),
+    ("POST", "/stream/start", "2 MB", "application/json", 413, None),  # over aiohttp's 1 MiB limit
+])
+def test_bad_requests_get_upstreams_answers(worker_factory, method, path, body, content_type, expected_status, expected):
+    worker = worker_factory("passthrough_worker")
+    headers = {"Content-Type": content_type} if content_type else {}
+    if body == "2 MB":  # made here: a parameter value ends up in the environment of subprocesses
+        body = b"[" * 2_000_000
+    status, _, answer = http_request(method, worker.base + path, headers=headers, data=body)
+    assert status == expected_status, answer[:500]
+    if isinstance(expected, dict):
+        assert json.loads(answer) == expected
+    elif isinstance(expected, str):
+        assert answer.decode() == expected
+    elif status == 400:
+        message = json.loads(answer)["message"]
+        assert message.startswith("Error starting stream: 1 validation error for StreamStartRequest\n"
+                                  "gateway_request_id\n  Input should be a valid string [type=string_type, "
+                                  "input_value=7, input_type=int]"), message
+    # Whatever it was sent, the server is still up and still idle.
+    assert worker.get("/health") == (200, {"status": "IDLE"})
