@@ -214,3 +214,28 @@ def test_bad_requests_get_upstreams_answers(worker_factory, method, path, body, 
                                   "input_value=7, input_type=int]"), message
     # Whatever it was sent, the server is still up and still idle.
     assert worker.get("/health") == (200, {"status": "IDLE"})
+
+
+def test_libtorch_worker_runs_its_model_on_every_frame(relay, worker_factory, trickle_exe, background, ts_clip,
+                                                       tmp_path):
+    if not (_examples_dir() / "torch_sepia_worker").is_file():
+        pytest.skip("LibTorch was not found when the examples were built (scripts/setup points CMake at "
+                    "the torch wheel of .venv-upstream; without that venv there is no LibTorch here)")
+    worker = worker_factory("torch_sepia_worker")
+    start_stream(worker, relay)
+    out = tmp_path / "out.ts"
+    subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
+    run([trickle_exe, "publish", "--realtime", relay.url("in"), ts_clip], timeout=60)
+    assert subscriber.wait(timeout=30) == 0, subscriber.report()
+    stats = worker.get("/stream/stats")[1]["stream"]
+    # A loaded machine can stall the model long enough for the frame skipper to trim a backlog
+    # (upstream's live behaviour): every frame not counted as dropped must be out.
+    dropped = stats["queues"]["video_trimmed"] + stats["queues"]["video_dropped_full"]
+    frames_in = count_video_frames(ts_clip)
+    assert count_video_frames(out) == frames_in - dropped, stats
+    assert dropped <= frames_in // 10, stats
+    # Sepia: every output pixel is a warm grey, red >= green >= blue, whatever the input colours.
+    r_in, g_in, b_in = frame_means(ts_clip, 30)
+    r, g, b = frame_means(out, 30)
+    assert r > g > b, (r, g, b)
+    assert not (r_in > g_in > b_in), "the input frame should not already look sepia"
