@@ -253,6 +253,10 @@ tl::expected<void, MediaError> StreamDecoder::run(ByteStream& input) {
   raw->pb = io.get();
   raw->flags |= AVFMT_FLAG_CUSTOM_IO;
   raw->interrupt_callback = AVIOInterruptCB{interrupted, &interrupt};
+  if (options_.probe_seconds > 0) {
+    // A live stream is probed in real time: every probed second delays the first frame by one.
+    raw->max_analyze_duration = static_cast<std::int64_t>(options_.probe_seconds * AV_TIME_BASE);
+  }
   // On failure avformat_open_input frees the context and leaves raw null.
   if (int ret = avformat_open_input(&raw, nullptr, nullptr, nullptr); ret < 0) {
     return tl::unexpected(media_error_from_av(ret, "cannot open the byte stream"));

@@ -37,6 +37,11 @@ struct StreamDecoderOptions {
   // and the frames they still hold are lost (with slice threading and no B-frames: none).
   // False keeps upstream's output exactly; true drains them (they still pass the fps limit).
   bool drain_at_end = false;
+  // How much of a live byte stream the demuxer may read to learn its streams before the first
+  // frame comes out (libav's default, which upstream keeps, is up to 5 s: on a 720p30 stream fed
+  // in real time the first frame came out 0.8 s after its bytes). Codec parameters come from the
+  // first key frame anyway; <= 0 keeps libav's default. Files (run(url)) always use the default.
+  double probe_seconds = 0.2;
   std::size_t avio_buffer_bytes = 32 * 1024;
   std::size_t tensor_pool_idle_buffers = 8;
 };
