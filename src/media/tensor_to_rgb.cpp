@@ -1,6 +1,7 @@
 #include "trickle/media/tensor_to_rgb.hpp"
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -20,6 +21,17 @@ inline std::uint8_t float_level(float value) {
   if (!(value > 0.0f)) return 0;
   if (value >= 1.0f) return 255;
   return static_cast<std::uint8_t>(std::lround(value * 255.0f));
+}
+
+// The common case (a contiguous float RGB frame) as one flat loop the compiler vectorises:
+// clamp, then round half up, which is what float_level does for every value in range.
+void float_levels(const float* in, std::uint8_t* out, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) {
+    float level = in[i] * 255.0f + 0.5f;
+    level = level > 0.0f ? level : 0.0f;  // NaN compares false: 0, as float_level
+    level = level < 255.0f ? level : 255.0f;
+    out[i] = static_cast<std::uint8_t>(level);
+  }
 }
 
 template <typename T>
@@ -96,7 +108,13 @@ tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
         max_side)));
   }
   rgb.resize(static_cast<std::size_t>(height * width * 3));
-  if (hwc.dtype() == DType::float32) {
+  if (channels == 3 && hwc.is_contiguous()) {
+    if (hwc.dtype() == DType::float32) {
+      float_levels(static_cast<const float*>(hwc.data()), rgb.data(), rgb.size());
+    } else {
+      std::memcpy(rgb.data(), hwc.data(), rgb.size());
+    }
+  } else if (hwc.dtype() == DType::float32) {
     copy_pixels<float>(hwc, rgb.data());
   } else {
     copy_pixels<std::uint8_t>(hwc, rgb.data());
