@@ -171,6 +171,12 @@ struct SegmentMuxer::Impl {
     if (int ret = av_opt_set_int(new_context->priv_data, "mpegts_copyts", 1, 0); ret < 0) {
       return fail(media_error_from_av(ret, "cannot set mpegts_copyts"));
     }
+    // Video PES packets carry their length (when it fits in 16 bits), so a demuxer downstream can
+    // hand a frame out at its last byte instead of waiting for the next frame to start: one frame
+    // interval (33 ms at 30 fps) less latency for every reader of our segments.
+    if (int ret = av_opt_set_int(new_context->priv_data, "omit_video_pes_length", 0, 0); ret < 0) {
+      return fail(media_error_from_av(ret, "cannot set omit_video_pes_length"));
+    }
 
     io = std::move(new_io);
     context = std::move(new_context);
