@@ -92,7 +92,7 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
     if (s->stopped) co_return std::nullopt;
     bool last = attempt + 1 == opts.max_retries;
     auto target = s->url.with_path_suffix(fmt::format("/{}", seq));
-    auto deadline = Clock::now() + opts.connect_timeout;
+    auto deadline = net::deadline_after(opts.connect_timeout);  // saturates for "no timeout"
     auto connection = co_await HttpClientConnection::connect(s->executor, target, opts.connect_timeout);
     std::string failure;
     if (connection) {
