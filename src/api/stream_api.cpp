@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trickle/util/text.hpp"
+
 #ifndef TRICKLE_VERSION
 #define TRICKLE_VERSION "0.0.0"
 #endif
@@ -18,11 +20,6 @@ std::string env_or(const char* name, std::string fallback) {
   return value && *value ? std::string(value) : std::move(fallback);
 }
 
-std::string lowercase(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 // aiohttp's request.content_type: the media type without parameters, application/octet-stream
 // when the header is missing.
 std::string media_type(const std::string& header) {
@@ -30,7 +27,7 @@ std::string media_type(const std::string& header) {
   std::string type = header.substr(0, header.find(';'));
   const auto first = type.find_first_not_of(" \t");
   const auto last = type.find_last_not_of(" \t");
-  return first == std::string::npos ? std::string() : lowercase(type.substr(first, last - first + 1));
+  return first == std::string::npos ? std::string() : ascii_lowercase(type.substr(first, last - first + 1));
 }
 
 // Upstream's _parse_and_validate_request, up to the model: JSON media type, then json.loads.
@@ -53,15 +50,6 @@ bool truthy(const Json& v) {
   }
 }
 
-std::string describe(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
 }  // namespace
 
 StreamApi::StreamApi(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamApiOptions options)
@@ -96,7 +84,7 @@ void StreamApi::start_loading() {
     asio::post(executor_, [this, alive, error] {
       if (!*alive) return;
       loading_ = false;
-      if (error) state_.set_error("Model loading failed: " + describe(error));
+      if (error) state_.set_error("Model loading failed: " + exception_message(error));
       else state_.set_startup_complete();
       loading_done_.notify_all();
     });
@@ -218,17 +206,9 @@ net::awaitable<ApiResponse> StreamApi::stop_stream() {
   if (!current_) {
     co_return json_response(Json{{"status", "error"}, {"message", "No active stream to stop"}}, 400);
   }
-  auto pipeline = current_;
   Json stopped_event = {{"type", "stream_stopped"}, {"timestamp", unix_time_ms()}};
-  pipeline->emit_event(std::move(stopped_event));
-  pipeline->stop();
-  co_await pipeline->wait_finished();
-  if (current_ == pipeline) {
-    current_.reset();
-    current_params_.reset();
-    state_.set_active_client(false);
-    state_.update_active_streams(0);
-  }
+  current_->emit_event(std::move(stopped_event));
+  co_await stop();
   co_return json_response(Json{{"status", "success"}, {"message", "Stream stopped successfully"}});
 }
 
@@ -246,7 +226,7 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
   auto pipeline = current_;
   if (data->contains("show_loading")) {
     const Json& flag = (*data)["show_loading"];
-    pipeline->set_manual_loading(flag.is_string() ? lowercase(flag.get<std::string>()) == "true" : truthy(flag));
+    pipeline->set_manual_loading(flag.is_string() ? ascii_lowercase(flag.get<std::string>()) == "true" : truthy(flag));
   }
   if (!pipeline->finished()) {
     // Answer once the processor has the new values, as upstream (which awaits update_params)
@@ -257,7 +237,7 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
       asio::post(executor, [this, applied, signal, alive, error] {
         *applied = true;
         signal->notify_all();
-        if (error && *alive) state_.set_error("Parameter update failed: " + describe(error));
+        if (error && *alive) state_.set_error("Parameter update failed: " + exception_message(error));
       });
     });
     const auto deadline = net::Clock::now() + 10s;

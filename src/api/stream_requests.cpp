@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include "trickle/util/text.hpp"
+
 namespace trickle::api {
 
 namespace {
@@ -155,11 +157,6 @@ std::optional<long long> python_int(const Json& v) {
   return negative ? -value : value;
 }
 
-std::string lowercase(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
-
 }  // namespace
 
 std::string python_repr(const Json& value) {
@@ -191,7 +188,7 @@ tl::expected<Json, std::string> validate_stream_params(const Json& params) {
     Json& value = result["detect_out_resolution"];
     if (value.is_boolean()) {
     } else if (value.is_string()) {
-      const std::string text = lowercase(value.get<std::string>());
+      const std::string text = ascii_lowercase(value.get<std::string>());
       if (text == "true" || text == "1" || text == "yes") value = true;
       else if (text == "false" || text == "0" || text == "no") value = false;
       else return tl::unexpected(std::string("detect_out_resolution must be a boolean value"));

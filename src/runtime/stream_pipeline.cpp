@@ -19,6 +19,7 @@
 #include "trickle/runtime/latency_histogram.hpp"
 #include "trickle/runtime/processor_inbox.hpp"
 #include "trickle/runtime/segment_bridge.hpp"
+#include "trickle/util/text.hpp"
 
 namespace trickle {
 
@@ -57,15 +58,6 @@ std::optional<int> framerate_from(const Json& params) {
   return std::nullopt;
 }
 
-std::string describe(std::exception_ptr error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
-}
 
 // Logs the first few occurrences of a repeating problem, then every 100th.
 bool worth_logging(std::int64_t occurrence) { return occurrence <= 3 || occurrence % 100 == 0; }
@@ -180,7 +172,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
           if (!update->params.is_null()) processor->update_params(update->params);
         } catch (...) {
           error = std::current_exception();
-          spdlog::error("update_params failed: {}", describe(error));
+          spdlog::error("update_params failed: {}", exception_message(error));
         }
         if (update->done) update->done(error);
       } else if (auto* frame = std::get_if<VideoFrame>(&*item)) {
@@ -286,6 +278,23 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   // ---- io-thread coroutines ----
 
+  // A publisher for one of the stream's output channels. A failing side channel (events, data)
+  // ends the stream, as upstream's error callback does (Q22); the media output only logs, since
+  // its failures already show as segments not accepted.
+  std::unique_ptr<protocol::TricklePublisher> make_publisher(const std::string& url, std::string mime_type,
+                                                             const char* channel, bool failure_ends_stream) {
+    protocol::PublisherOptions o;
+    o.mime_type = std::move(mime_type);
+    if (options.publisher_timeout) o.connect_timeout = seconds_to_ms(*options.publisher_timeout);
+    return std::make_unique<protocol::TricklePublisher>(
+        executor, url, o, [this, channel, failure_ends_stream](std::string_view kind, std::string_view message) {
+          spdlog::warn("{} channel: {} ({})", channel, kind, message);
+          if (!failure_ends_stream) return;
+          report(kind, message);
+          if (!stopping.load()) stop();
+        });
+  }
+
   net::awaitable<void> ingest() {
     auto self = shared_from_this();
     protocol::SubscriberOptions o;
@@ -336,13 +345,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> publish_output() {
     auto self = shared_from_this();
-    protocol::PublisherOptions o;
-    o.mime_type = "video/mp2t";
-    if (options.publisher_timeout) o.connect_timeout = seconds_to_ms(*options.publisher_timeout);
-    publisher = std::make_unique<protocol::TricklePublisher>(
-        executor, options.publish_url, o, [this](std::string_view kind, std::string_view message) {
-          spdlog::warn("output channel: {} ({})", kind, message);
-        });
+    publisher = make_publisher(options.publish_url, "video/mp2t", "output", false);
     std::shared_ptr<protocol::SegmentWriter> writer;
     bool first_segment = true;
     for (;;) {
@@ -417,15 +420,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> events_loop() {
     auto self = shared_from_this();
-    protocol::PublisherOptions o;
-    o.mime_type = "application/json";
-    if (options.publisher_timeout) o.connect_timeout = seconds_to_ms(*options.publisher_timeout);
-    events = std::make_unique<protocol::TricklePublisher>(
-        executor, options.events_url, o, [this](std::string_view kind, std::string_view message) {
-          spdlog::warn("events channel: {} ({})", kind, message);
-          report(kind, message);
-          if (!stopping.load()) stop();
-        });
+    events = make_publisher(options.events_url, "application/json", "events", true);
     for (;;) {
       std::deque<std::string> pending;
       {
@@ -474,15 +469,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> data_loop() {
     auto self = shared_from_this();
-    protocol::PublisherOptions o;
-    o.mime_type = "application/jsonl";
-    if (options.publisher_timeout) o.connect_timeout = seconds_to_ms(*options.publisher_timeout);
-    data = std::make_unique<protocol::TricklePublisher>(
-        executor, options.data_url, o, [this](std::string_view kind, std::string_view message) {
-          spdlog::warn("data channel: {} ({})", kind, message);
-          report(kind, message);
-          if (!stopping.load()) stop();
-        });
+    data = make_publisher(options.data_url, "application/jsonl", "data", true);
     const auto interval = std::chrono::duration_cast<net::Clock::duration>(
         std::chrono::duration<double>(std::max(options.send_data_interval, 0.01)));
     auto last_send = net::Clock::now();
@@ -520,7 +507,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   void spawn(net::awaitable<void> work, const char* name, bool media) {
     (media ? media_coroutines : aux_coroutines) += 1;
     asio::co_spawn(executor, std::move(work), [self = shared_from_this(), name, media](std::exception_ptr e) {
-      if (e) spdlog::error("pipeline {} failed: {}", name, describe(e));
+      if (e) spdlog::error("pipeline {} failed: {}", name, exception_message(e));
       (media ? self->media_coroutines : self->aux_coroutines) -= 1;
       self->io_signal.notify_all();
     });
@@ -653,7 +640,7 @@ void StreamPipeline::start() {
   if (impl_->started) return;
   impl_->started = true;
   asio::co_spawn(impl_->executor, impl_->run(), [impl = impl_](std::exception_ptr e) {
-    if (e) spdlog::error("stream pipeline failed: {}", describe(e));
+    if (e) spdlog::error("stream pipeline failed: {}", exception_message(e));
     impl->is_finished = true;
     impl->finished_signal.notify_all();
   });
