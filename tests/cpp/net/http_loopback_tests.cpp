@@ -12,7 +12,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "raw_tcp_client.hpp"
-#include "test_support.hpp"
+#include "http_test_support.hpp"
 #include "trickle/net/async_signal.hpp"
 #include "trickle/net/http_client.hpp"
 #include "trickle/net/http_server.hpp"
@@ -32,6 +32,7 @@ using net::ServerResponse;
 
 using test::error_of;
 using test::eventually;
+using test::read_body;
 
 namespace {
 
@@ -73,17 +74,6 @@ awaitable<std::unique_ptr<HttpClientConnection>> connect(const TestServer& serve
   auto connection = co_await HttpClientConnection::connect(executor, server.url(), 5s, limits);
   BOOST_REQUIRE_MESSAGE(connection, "connect: " << error_of(connection));
   co_return std::move(*connection);
-}
-
-// Reads a response body to its end; fails the test on any error.
-awaitable<Bytes> read_body(HttpClientConnection& client) {
-  Bytes out;
-  for (;;) {
-    auto piece = co_await client.read_body(5s);
-    BOOST_REQUIRE_MESSAGE(piece, "reading the body: " << error_of(piece));
-    if (!*piece) co_return out;
-    out.insert(out.end(), (*piece)->begin(), (*piece)->end());
-  }
 }
 
 // Echo routes the tests share:

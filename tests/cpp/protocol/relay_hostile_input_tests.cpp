@@ -11,13 +11,14 @@
 #include <fmt/format.h>
 
 #include "raw_tcp_client.hpp"
-#include "test_support.hpp"
+#include "http_test_support.hpp"
 #include "trickle/net/http_client.hpp"
 #include "trickle/protocol/relay_server.hpp"
 
 using namespace trickle;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
+using test::read_body;
 using net::awaitable;
 using net::Clock;
 using net::HttpClientConnection;
@@ -87,16 +88,6 @@ awaitable<std::unique_ptr<HttpClientConnection>> connect(const HostileRelay& rel
   auto connection = co_await HttpClientConnection::connect(executor, relay.url("/"), 5s);
   BOOST_REQUIRE_MESSAGE(connection, "connect: " << error_of(connection));
   co_return std::move(*connection);
-}
-
-awaitable<Bytes> read_body(HttpClientConnection& client) {
-  Bytes out;
-  for (;;) {
-    auto piece = co_await client.read_body(5s);
-    BOOST_REQUIRE_MESSAGE(piece, "reading the body: " << error_of(piece));
-    if (!*piece) co_return out;
-    out.insert(out.end(), (*piece)->begin(), (*piece)->end());
-  }
 }
 
 // Streams `data` as one chunked POST and checks the relay accepted it as `seq`.
