@@ -50,6 +50,17 @@ void ProcessorInbox::push_params(ParamsUpdate update) {
 std::optional<ProcessorInbox::Item> ProcessorInbox::pop() {
   std::unique_lock lock(mutex_);
   ready_.wait(lock, [&] { return !params_.empty() || !video_.empty() || !audio_.empty() || closed_; });
+  return take_locked();
+}
+
+std::optional<ProcessorInbox::Item> ProcessorInbox::try_pop(bool* ended) {
+  std::lock_guard lock(mutex_);
+  auto item = take_locked();
+  if (ended) *ended = !item && closed_;
+  return item;
+}
+
+std::optional<ProcessorInbox::Item> ProcessorInbox::take_locked() {
   if (!params_.empty()) {
     ParamsUpdate update = std::move(params_.front());
     params_.pop_front();

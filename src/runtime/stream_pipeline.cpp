@@ -1,5 +1,6 @@
 #include "trickle/runtime/stream_pipeline.hpp"
 
+#include <array>
 #include <atomic>
 #include <deque>
 #include <mutex>
@@ -100,16 +101,39 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     c.on_video = [this](DecodedVideoFrame frame) {
       decode_latency.record_since(frame.demuxed);
       fps.record(Direction::ingress_video);
+      remember_demuxed(frame.pts, frame.demuxed);
       inbox.push_video(std::move(frame));
+      input_ready();
     };
     c.on_audio = [this](DecodedAudioFrame frame) {
       fps.record(Direction::ingress_audio);
       inbox.push_audio(std::move(frame));
+      input_ready();
     };
     return c;
   }
 
   // ---- wiring between threads and the io thread ----
+
+  // External processing: tell the owner the inbox changed (a frame, params, or its end).
+  void input_ready() {
+    if (options.on_input_ready) options.on_input_ready();
+  }
+
+  // External processing: the processor's results are new tensors, so the demux time that
+  // latency accounting starts from is found again by pts.
+  void remember_demuxed(std::int64_t pts, std::chrono::steady_clock::time_point demuxed) {
+    if (!options.external_processing) return;
+    std::lock_guard lock(demuxed_mutex);
+    demuxed_by_pts[demuxed_next++ % demuxed_by_pts.size()] = {pts, demuxed};
+  }
+  std::chrono::steady_clock::time_point demuxed_of(std::int64_t pts) {
+    std::lock_guard lock(demuxed_mutex);
+    for (const auto& [known_pts, demuxed] : demuxed_by_pts) {
+      if (known_pts == pts) return demuxed;
+    }
+    return {};
+  }
 
   // From any thread: wake the io thread's waiters (they re-check their conditions).
   void wake_io() {
@@ -155,6 +179,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     }
     // End of input: what was decoded is still processed (stop() already aborted the inbox).
     inbox.close();
+    input_ready();
   }
 
   void process_thread_body() {
@@ -413,7 +438,8 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         spdlog::warn("control message is not an object: {}", text.substr(0, 200));
         continue;
       }
-      update_params(std::move(*params), {});
+      if (options.on_control) options.on_control(std::move(*params));
+      else update_params(std::move(*params), {});
     }
     control->close();
   }
@@ -515,14 +541,13 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   net::awaitable<void> run() {
     auto self = shared_from_this();
-    has_output = !options.publish_url.empty();
     if (!options.events_url.empty()) {
       spawn(events_loop(), "events", false);
       if (options.heartbeat_interval > 0) spawn(heartbeat_loop(), "heartbeat", false);
     }
     if (!options.data_url.empty()) spawn(data_loop(), "data", false);
     if (!options.control_url.empty()) spawn(control_loop(), "control", false);
-    start_thread(process_thread, [this] { process_thread_body(); });
+    if (!options.external_processing) start_thread(process_thread, [this] { process_thread_body(); });
     if (has_output) {
       start_thread(encode_thread, [this] { encode_thread_body(); });
       spawn(publish_output(), "output", true);
@@ -553,6 +578,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     input_bytes.abort();
     inbox.abort();
     output.abort();  // frames not yet encoded are dropped; encoded ones still go out
+    input_ready();
   }
 
   void stop() {
@@ -569,6 +595,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   void update_params(Json params, std::function<void(std::exception_ptr)> done) {
     if (auto fps_limit = framerate_from(params)) max_framerate = *fps_limit;
     inbox.push_params(ParamsUpdate{std::move(params), std::move(done)});
+    input_ready();
   }
 
   void emit_event(Json event, std::string type = "ai_stream_events") {
@@ -607,7 +634,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   std::mutex encoder_stats_mutex;
   StreamEncoderStats encoder_stats;
 
-  bool has_output = false;
+  const bool has_output = !options.publish_url.empty();
   std::atomic<bool> stopping{false};
   std::atomic<int> threads_alive{0};
   int media_coroutines = 0, aux_coroutines = 0;  // io thread only
@@ -622,6 +649,10 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<protocol::TrickleSubscriber> subscriber, control;
   std::unique_ptr<protocol::TricklePublisher> publisher, events, data;
   protocol::SubscribedSegment* current_segment = nullptr;
+
+  std::mutex demuxed_mutex;
+  std::array<std::pair<std::int64_t, std::chrono::steady_clock::time_point>, 64> demuxed_by_pts{};
+  std::size_t demuxed_next = 0;
 
   std::mutex aux_mutex;
   std::deque<std::string> pending_events;
@@ -681,6 +712,42 @@ void StreamPipeline::publish_data(std::string item) {
 
 void StreamPipeline::emit_event(Json event, std::string queue_event_type) {
   impl_->emit_event(std::move(event), std::move(queue_event_type));
+}
+
+std::optional<ProcessorInbox::Item> StreamPipeline::try_pop_input(bool* ended) {
+  return impl_->inbox.try_pop(ended);
+}
+
+bool StreamPipeline::push_output(VideoFrame& frame) {
+  if (!impl_->has_output) return true;  // nowhere to publish: accepted and forgotten, as upstream
+  if (frame.demuxed == std::chrono::steady_clock::time_point{}) frame.demuxed = impl_->demuxed_of(frame.pts);
+  OutputItem item{std::move(frame)};
+  if (!impl_->output.try_push(item)) {
+    frame = std::move(std::get<VideoFrame>(item));
+    return false;
+  }
+  ++impl_->video_processed;
+  impl_->fps.record(Direction::egress_video);
+  return true;
+}
+
+bool StreamPipeline::push_output(AudioFrame& frame) {
+  if (!impl_->has_output) return true;
+  OutputItem item{std::move(frame)};
+  if (!impl_->output.try_push(item)) {
+    frame = std::move(std::get<AudioFrame>(item));
+    return false;
+  }
+  impl_->fps.record(Direction::egress_audio);
+  return true;
+}
+
+bool StreamPipeline::output_has_room() const { return impl_->output.has_room(); }
+bool StreamPipeline::output_closed() const { return impl_->output.closed(); }
+void StreamPipeline::wait_output_room() { impl_->output.wait_room(); }
+void StreamPipeline::finish_output() { impl_->output.close(); }
+void StreamPipeline::set_max_framerate(int fps) {
+  if (fps > 0) impl_->max_framerate = fps;
 }
 
 Json StreamPipeline::fps_stats() const { return impl_->fps.stats(); }

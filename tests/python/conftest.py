@@ -13,6 +13,7 @@ import os
 import re
 import shutil
 import signal
+import sys
 import subprocess
 import threading
 import time
@@ -24,6 +25,10 @@ import pytest
 from trickle_testutil import (CLIP_FPS, CLIP_GOP, CLIP_SECONDS, Background, tail, run)
 
 REPO = Path(__file__).resolve().parents[2]
+# Our package from the checkout (its engine from build/bindings, or $TRICKLE_NATIVE_DIR), unless
+# the tests run against an installed one (TRICKLE_TEST_INSTALLED=1).
+if not os.environ.get("TRICKLE_TEST_INSTALLED"):
+    sys.path.insert(0, str(REPO / "python"))
 TESTS_DIR = Path(__file__).resolve().parent
 UPSTREAM_CLIENTS = TESTS_DIR / "upstream_clients"
 UPSTREAM_VENV = REPO / ".venv-upstream"

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from trickle_testutil import CLIP_FPS, CLIP_SECONDS, create_channel, http_request, run
+from trickle_testutil import (CLIP_FPS, CLIP_SECONDS, count_video_frames, create_channel, frame_means, http_request,
+                             run, stream_codecs)
 
 
 def _examples_dir() -> Path:
@@ -75,29 +76,6 @@ def worker_factory(tmp_path):
             except subprocess.TimeoutExpired:
                 w.proc.kill()
         print(f"===== worker on port {w.port} (rc {w.proc.returncode}) =====\n{w.output()[-6000:]}")
-
-
-def count_video_frames(path: Path) -> int:
-    cp = run(["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-              "stream=nb_read_frames", "-of", "csv=p=0", path], timeout=60)
-    return int(cp.stdout.decode().strip().splitlines()[0])
-
-
-def stream_codecs(path: Path) -> list[str]:
-    cp = run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_type,codec_name", "-of", "csv=p=0", path],
-             timeout=60)
-    # MPEG-TS streams are listed once per program as well: count each once.
-    return sorted({line.strip() for line in cp.stdout.decode().splitlines() if line.strip()})
-
-
-def frame_means(path: Path, frame_index: int, size: int = 512) -> tuple[float, float, float]:
-    """Mean R, G, B (0-255) of one decoded frame, scaled to size x size."""
-    cp = run(["ffmpeg", "-v", "error", "-i", path, "-vf", f"select=eq(n\\,{frame_index}),scale={size}:{size}",
-              "-frames:v", "1", "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], timeout=60)
-    raw = cp.stdout
-    assert len(raw) == size * size * 3, f"frame {frame_index} of {path}: {len(raw)} bytes"
-    sums = [sum(raw[c::3]) for c in range(3)]
-    return tuple(s / (size * size) for s in sums)
 
 
 def start_stream(worker: Worker, relay, request_id: str = "g1", **params):

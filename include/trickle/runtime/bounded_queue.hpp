@@ -45,6 +45,17 @@ class BoundedQueue {
     return true;
   }
 
+  // Never waits: false when full or closed (the item is left untouched, to retry later).
+  bool try_push(T& item) {
+    {
+      std::lock_guard lock(mutex_);
+      if (closed_ || items_.size() >= capacity_) return false;
+      items_.push_back(std::move(item));
+    }
+    ready_.notify_one();
+    return true;
+  }
+
   // Blocks for the next item; nullopt once closed and drained.
   std::optional<T> pop() {
     std::unique_lock lock(mutex_);
@@ -76,6 +87,22 @@ class BoundedQueue {
     }
     ready_.notify_all();
     room_.notify_all();
+  }
+
+  // Blocks until there is room or the queue is closed.
+  void wait_room() {
+    std::unique_lock lock(mutex_);
+    room_.wait(lock, [&] { return closed_ || items_.size() < capacity_; });
+  }
+
+  bool has_room() const {
+    std::lock_guard lock(mutex_);
+    return !closed_ && items_.size() < capacity_;
+  }
+
+  bool closed() const {
+    std::lock_guard lock(mutex_);
+    return closed_;
   }
 
   std::size_t size() const {

@@ -40,6 +40,8 @@ class ProcessorInbox {
 
   // Blocks; nullopt once closed and no frame is left (pending params are still handed out).
   std::optional<Item> pop();
+  // Does not block: nullopt when nothing is queued; *ended tells whether that is for good.
+  std::optional<Item> try_pop(bool* ended = nullptr);
 
   // End of input: what is queued is still processed.
   void close();
@@ -56,6 +58,7 @@ class ProcessorInbox {
   Counters counters() const;
 
  private:
+  std::optional<Item> take_locked();
   template <typename T>
   struct Stamped {
     std::uint64_t order;

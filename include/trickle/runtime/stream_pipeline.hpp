@@ -26,6 +26,7 @@
 #include "trickle/runtime/frame_processor.hpp"
 #include "trickle/runtime/frame_skipper.hpp"
 #include "trickle/runtime/loading_overlay.hpp"
+#include "trickle/runtime/processor_inbox.hpp"
 #include "trickle/tensor/dtype.hpp"
 #include "trickle/util/python_json.hpp"
 
@@ -56,6 +57,12 @@ struct StreamPipelineOptions {
   // readers see the end (upstream never does, Q21).
   bool close_output_at_end = true;
   std::string request_id = "default";
+  // External processing (the Python package): no processing thread and no FrameProcessor; the
+  // owner takes decoded frames with try_pop_input() when on_input_ready says there may be some,
+  // and hands results to push_output(). Control messages go to on_control instead of the inbox.
+  bool external_processing = false;
+  std::function<void()> on_input_ready;
+  std::function<void(Json)> on_control;
   Json start_params = Json::object();  // handed to on_stream_start
 };
 
@@ -91,6 +98,21 @@ class StreamPipeline {
   void publish_data(std::string item);
   // One events-channel segment: {"event": event, "queue_event_type": queue_event_type}.
   void emit_event(Json event, std::string queue_event_type = "ai_stream_events");
+
+  // External processing only, from any thread. try_pop_input never blocks: nullopt when nothing
+  // is queued, with *ended set once the input is over (or the stream stopped) for good.
+  std::optional<ProcessorInbox::Item> try_pop_input(bool* ended);
+  // Hands a result to the encoder. Never waits: false when the encoder's queue is full (retry
+  // after output_has_room()) or the output is closed (check output_closed()).
+  bool push_output(VideoFrame& frame);
+  bool push_output(AudioFrame& frame);
+  bool output_has_room() const;
+  bool output_closed() const;
+  // Blocks (call without the GIL) until the encoder's queue has room or is closed.
+  void wait_output_room();
+  // No more results: the encoder finishes, the last segment goes out, the pipeline winds down.
+  void finish_output();
+  void set_max_framerate(int fps);
 
   // {"ingress_video_fps", ...} as upstream's FPSMeter.
   Json fps_stats() const;

@@ -1,0 +1,24 @@
+// pytrickle._native: the C++ engine as the Python package sees it. Thin on purpose: the logic
+// lives in the engine (src/) and in the Python modules (python/pytrickle/).
+
+#include <pybind11/pybind11.h>
+
+#include "io_runtime.hpp"
+#include "native_channels.hpp"
+#include "native_stream.hpp"
+#include "python_dispatcher.hpp"
+
+namespace py = pybind11;
+
+PYBIND11_MODULE(_native, m) {
+  m.doc() = "The trickle engine (C++) behind the pytrickle package.";
+  trickle::python::forward_engine_logs();
+  trickle::python::bind_native_stream(m);
+  trickle::python::bind_native_channels(m);
+  // At interpreter exit: finish pending callbacks, then stop the io thread.
+  py::module_::import("atexit").attr("register")(py::cpp_function([] {
+    trickle::python::shutdown_dispatcher();
+    py::gil_scoped_release release;
+    trickle::python::shutdown_io();
+  }));
+}

@@ -1,0 +1,319 @@
+#include "native_stream.hpp"
+
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <condition_variable>
+#include <cstring>
+#include <deque>
+#include <mutex>
+
+#include <pybind11/numpy.h>
+#include <pybind11/stl.h>
+
+extern "C" {
+#include <libavutil/channel_layout.h>
+}
+
+#include "dlpack_capsule.hpp"
+#include "io_runtime.hpp"
+#include "trickle/runtime/stream_pipeline.hpp"
+
+namespace py = pybind11;
+
+namespace trickle::python {
+namespace {
+
+// What the engine's threads hand to Python, and the eventfd that says so. Shared with the
+// pipeline's callbacks, which may outlive the NativeStream object.
+struct Mailbox {
+  Mailbox() : fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
+  }
+  ~Mailbox() { ::close(fd); }
+
+  void wake() const {
+    const std::uint64_t one = 1;
+    [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);  // EAGAIN: already awake
+  }
+
+  void drain() const {
+    std::uint64_t count;
+    [[maybe_unused]] auto read = ::read(fd, &count, sizeof count);
+  }
+
+  int fd;
+  std::mutex mutex;
+  std::condition_variable finished_changed;
+  std::deque<std::string> controls;  // control-channel messages, JSON text
+  std::deque<std::pair<std::string, std::string>> errors;  // (kind, message)
+  bool finished = false;
+};
+
+py::dtype numpy_dtype(DType dtype) {
+  switch (dtype) {
+    case DType::uint8: return py::dtype::of<std::uint8_t>();
+    case DType::int16: return py::dtype::of<std::int16_t>();
+    case DType::int32: return py::dtype::of<std::int32_t>();
+    case DType::int64: return py::dtype::of<std::int64_t>();
+    case DType::float16: return py::dtype("float16");
+    case DType::float32: return py::dtype::of<float>();
+    case DType::float64: return py::dtype::of<double>();
+  }
+  throw std::invalid_argument("unknown dtype");
+}
+
+// Audio is small: it crosses as a numpy copy, as PyAV's to_ndarray() gives it to upstream.
+py::array to_numpy(const Tensor& samples) {
+  Tensor dense = samples.contiguous();
+  std::vector<py::ssize_t> shape(dense.shape().begin(), dense.shape().end());
+  py::array array(numpy_dtype(dense.dtype()), shape);
+  std::memcpy(array.mutable_data(), dense.data(), dense.nbytes());
+  return array;
+}
+
+Tensor from_numpy(const py::array& input) {
+  py::array array = py::array::ensure(input, py::array::c_style);
+  if (!array) throw py::type_error("audio samples must be a numpy array");
+  DType dtype;
+  const auto kind = array.dtype().kind();
+  const auto size = array.dtype().itemsize();
+  if (kind == 'u' && size == 1) dtype = DType::uint8;
+  else if (kind == 'i' && size == 2) dtype = DType::int16;
+  else if (kind == 'i' && size == 4) dtype = DType::int32;
+  else if (kind == 'i' && size == 8) dtype = DType::int64;
+  else if (kind == 'f' && size == 4) dtype = DType::float32;
+  else if (kind == 'f' && size == 8) dtype = DType::float64;
+  else throw py::value_error("unsupported audio sample dtype " + std::string(py::str(array.dtype())));
+  Tensor::Shape shape(array.shape(), array.shape() + array.ndim());
+  Tensor tensor = Tensor::empty(shape, dtype);
+  std::memcpy(tensor.data(), array.data(), tensor.nbytes());
+  return tensor;
+}
+
+int channels_of(const std::string& layout) {
+  AVChannelLayout parsed{};
+  if (av_channel_layout_from_string(&parsed, layout.c_str()) < 0) {
+    throw py::value_error("unknown audio channel layout '" + layout + "'");
+  }
+  const int channels = parsed.nb_channels;
+  av_channel_layout_uninit(&parsed);
+  return channels;
+}
+
+std::optional<double> optional_seconds(const py::object& value) {
+  if (value.is_none()) return std::nullopt;
+  return value.cast<double>();
+}
+
+class NativeStream {
+ public:
+  NativeStream(const py::dict& config) : mailbox_(std::make_shared<Mailbox>()) {
+    auto get_str = [&](const char* key) {
+      return config.contains(key) && !config[key].is_none() ? config[key].cast<std::string>() : std::string();
+    };
+    StreamPipelineOptions o;
+    o.subscribe_url = get_str("subscribe_url");
+    o.publish_url = get_str("publish_url");
+    o.control_url = get_str("control_url");
+    o.events_url = get_str("events_url");
+    o.data_url = get_str("data_url");
+    if (config.contains("width")) o.width = config["width"].cast<int>();
+    if (config.contains("height")) o.height = config["height"].cast<int>();
+    if (config.contains("max_framerate") && !config["max_framerate"].is_none()) {
+      o.max_framerate = config["max_framerate"].cast<int>();
+    }
+    if (config.contains("detect_out_resolution")) o.detect_out_resolution = config["detect_out_resolution"].cast<bool>();
+    if (config.contains("subscriber_timeout")) o.subscriber_timeout = optional_seconds(config["subscriber_timeout"]);
+    if (config.contains("publisher_timeout")) o.publisher_timeout = optional_seconds(config["publisher_timeout"]);
+    if (config.contains("heartbeat_interval")) o.heartbeat_interval = config["heartbeat_interval"].cast<double>();
+    if (config.contains("send_data_interval")) o.send_data_interval = config["send_data_interval"].cast<double>();
+    if (config.contains("uint8") && config["uint8"].cast<bool>()) o.video_dtype = DType::uint8;
+    if (config.contains("batch_dim")) o.video_batch_dim = config["batch_dim"].cast<bool>();
+    if (config.contains("video_queue_size")) o.video_queue_size = config["video_queue_size"].cast<std::size_t>();
+    if (config.contains("audio_queue_size")) o.audio_queue_size = config["audio_queue_size"].cast<std::size_t>();
+    if (config.contains("close_output_at_end")) o.close_output_at_end = config["close_output_at_end"].cast<bool>();
+    if (config.contains("subscribe_start_seq")) o.subscribe_start_seq = config["subscribe_start_seq"].cast<std::int64_t>();
+    // Trimming the backlog is the Python client's frame skipper's job (upstream's, patchable);
+    // the inbox keeps only its hard caps.
+    o.frame_skip.max_queue_size = std::numeric_limits<std::size_t>::max();
+    o.overlay.enabled = false;
+    o.external_processing = true;
+    o.on_input_ready = [mailbox = std::weak_ptr<Mailbox>(mailbox_)] {
+      if (auto m = mailbox.lock()) m->wake();
+    };
+    o.on_control = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](Json params) {
+      auto m = mailbox.lock();
+      if (!m) return;
+      {
+        std::lock_guard lock(m->mutex);
+        m->controls.push_back(python_json_dumps(params));
+      }
+      m->wake();
+    };
+    auto on_error = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](std::string_view kind, std::string_view message) {
+      auto m = mailbox.lock();
+      if (!m) return;
+      {
+        std::lock_guard lock(m->mutex);
+        m->errors.emplace_back(std::string(kind), std::string(message));
+      }
+      m->wake();
+    };
+    pipeline_ = std::make_shared<StreamPipeline>(io_executor(), nullptr, std::move(o), std::move(on_error));
+  }
+
+  ~NativeStream() {
+    if (pipeline_) pipeline_->stop();
+  }
+
+  void start() {
+    asio::post(io_executor(), [pipeline = pipeline_, mailbox = mailbox_] {
+      pipeline->start();
+      asio::co_spawn(
+          io_executor(), [pipeline]() -> net::awaitable<void> { co_await pipeline->wait_finished(); },
+          [pipeline, mailbox](std::exception_ptr) {
+            {
+              std::lock_guard lock(mailbox->mutex);
+              mailbox->finished = true;
+            }
+            mailbox->finished_changed.notify_all();
+            mailbox->wake();
+          });
+    });
+  }
+
+  void stop() { pipeline_->stop(); }
+
+  int fileno() const { return mailbox_->fd; }
+  void drain_wakeup() const { mailbox_->drain(); }
+
+  // Up to `limit` inputs: ("video", capsule, pts, tb_num, tb_den) or ("audio", samples,
+  // nb_samples, format, rate, layout, pts, tb_num, tb_den); and whether the input is over.
+  py::tuple pop_inputs(std::size_t limit) {
+    py::list items;
+    bool ended = false;
+    for (std::size_t i = 0; i < limit; ++i) {
+      auto item = pipeline_->try_pop_input(&ended);
+      if (!item) break;
+      if (auto* video = std::get_if<VideoFrame>(&*item)) {
+        items.append(py::make_tuple("video", to_capsule(video->tensor), video->pts, video->time_base.num,
+                                    video->time_base.den));
+      } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
+        items.append(py::make_tuple("audio", to_numpy(audio->samples), audio->nb_samples, audio->format,
+                                    audio->sample_rate, audio->layout, audio->pts, audio->time_base.num,
+                                    audio->time_base.den));
+      } else if (auto* update = std::get_if<ParamsUpdate>(&*item)) {
+        if (update->done) update->done(nullptr);  // not used in external mode
+      }
+    }
+    return py::make_tuple(items, ended);
+  }
+
+  py::list pop_controls() { return pop_all(mailbox_->controls); }
+  py::list pop_errors() { return pop_all(mailbox_->errors); }
+
+  bool push_video(py::handle tensor, std::int64_t pts, int tb_num, int tb_den) {
+    VideoFrame frame;
+    frame.tensor = tensor_from_python(tensor);
+    frame.pts = pts;
+    frame.time_base = AVRational{tb_num, tb_den};
+    return pipeline_->push_output(frame);
+  }
+
+  bool push_audio(const py::array& samples, const std::string& format, const std::string& layout, int rate,
+                  std::int64_t pts, int tb_num, int tb_den) {
+    AudioFrame frame;
+    frame.samples = from_numpy(samples);
+    frame.format = format;
+    frame.layout = layout;
+    frame.sample_rate = rate;
+    frame.channels = channels_of(layout);
+    const bool planar = !format.empty() && format.back() == 'p';
+    frame.nb_samples = static_cast<int>(planar || frame.channels <= 0
+                                            ? frame.samples.size(-1)
+                                            : frame.samples.numel() / std::max(frame.channels, 1));
+    frame.pts = pts;
+    frame.time_base = AVRational{tb_num, tb_den};
+    return pipeline_->push_output(frame);
+  }
+
+  bool output_has_room() const { return pipeline_->output_has_room(); }
+  bool output_closed() const { return pipeline_->output_closed(); }
+  void wait_output_room() {
+    py::gil_scoped_release release;
+    pipeline_->wait_output_room();
+  }
+  void finish_output() { pipeline_->finish_output(); }
+  void set_max_framerate(int fps) { pipeline_->set_max_framerate(fps); }
+  void set_target_fps(std::optional<double> fps) { pipeline_->set_target_fps(fps); }
+
+  bool finished() const {
+    std::lock_guard lock(mailbox_->mutex);
+    return mailbox_->finished;
+  }
+  bool wait_finished(double timeout_seconds) {
+    py::gil_scoped_release release;
+    std::unique_lock lock(mailbox_->mutex);
+    return mailbox_->finished_changed.wait_for(lock, std::chrono::duration<double>(timeout_seconds),
+                                               [&] { return mailbox_->finished; });
+  }
+
+  void publish_data(std::string item) { pipeline_->publish_data(std::move(item)); }
+  void emit_event(const std::string& event_json, std::string queue_event_type) {
+    auto event = python_json_loads(event_json);
+    if (!event) throw py::value_error(event.error());
+    pipeline_->emit_event(std::move(*event), std::move(queue_event_type));
+  }
+  std::string fps_stats() const { return python_json_dumps(pipeline_->fps_stats()); }
+  std::string stats() const { return python_json_dumps(pipeline_->stats()); }
+
+ private:
+  template <typename T>
+  py::list pop_all(std::deque<T>& queue) {
+    std::deque<T> taken;
+    {
+      std::lock_guard lock(mailbox_->mutex);
+      taken.swap(queue);
+    }
+    py::list out;
+    for (auto& item : taken) out.append(py::cast(item));
+    return out;
+  }
+
+  std::shared_ptr<Mailbox> mailbox_;
+  std::shared_ptr<StreamPipeline> pipeline_;
+};
+
+}  // namespace
+
+void bind_native_stream(py::module_& m) {
+  py::class_<NativeStream>(m, "NativeStream")
+      .def(py::init<const py::dict&>(), py::arg("config"))
+      .def("start", &NativeStream::start)
+      .def("stop", &NativeStream::stop)
+      .def("fileno", &NativeStream::fileno)
+      .def("drain_wakeup", &NativeStream::drain_wakeup)
+      .def("pop_inputs", &NativeStream::pop_inputs, py::arg("limit") = 64)
+      .def("pop_controls", &NativeStream::pop_controls)
+      .def("pop_errors", &NativeStream::pop_errors)
+      .def("push_video", &NativeStream::push_video, py::arg("tensor"), py::arg("pts"), py::arg("tb_num"),
+           py::arg("tb_den"))
+      .def("push_audio", &NativeStream::push_audio, py::arg("samples"), py::arg("format"), py::arg("layout"),
+           py::arg("rate"), py::arg("pts"), py::arg("tb_num"), py::arg("tb_den"))
+      .def("output_has_room", &NativeStream::output_has_room)
+      .def("output_closed", &NativeStream::output_closed)
+      .def("wait_output_room", &NativeStream::wait_output_room)
+      .def("finish_output", &NativeStream::finish_output)
+      .def("set_max_framerate", &NativeStream::set_max_framerate)
+      .def("set_target_fps", &NativeStream::set_target_fps)
+      .def("finished", &NativeStream::finished)
+      .def("wait_finished", &NativeStream::wait_finished, py::arg("timeout"))
+      .def("publish_data", &NativeStream::publish_data)
+      .def("emit_event", &NativeStream::emit_event, py::arg("event_json"), py::arg("queue_event_type"))
+      .def("fps_stats", &NativeStream::fps_stats)
+      .def("stats", &NativeStream::stats);
+}
+
+}  // namespace trickle::python

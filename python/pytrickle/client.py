@@ -1,0 +1,271 @@
+"""TrickleClient: runs one stream through a FrameProcessor (upstream §7).
+
+Five coroutines on the caller's event loop: ingress (engine → input queues), processing (the
+processor's coroutines, the frame skipper and the loading overlay), egress (results → engine),
+control (params from the control channel) and send-data (batched data-channel posts). Each is
+looked up on the instance when the client starts, so tests can replace one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import time
+from collections import deque
+from typing import Any, Callable, Dict, Optional
+
+from .base import ErrorCallback
+from .frame_overlay import OverlayConfig, OverlayController
+from .frame_processor import FrameProcessor
+from .frame_skipper import AdaptiveFrameSkipper, FrameProcessingResult, FrameSkipConfig
+from .frames import AudioFrame, AudioOutput, VideoFrame, VideoOutput
+from .protocol import TrickleProtocol
+
+logger = logging.getLogger(__name__)
+
+# Upstream posts a keep-alive `[]` on the data channel after this long without data.
+DATA_KEEPALIVE_SECONDS = 25.0
+
+
+class TrickleClient:
+    def __init__(self, protocol: TrickleProtocol, frame_processor: FrameProcessor,
+                 control_handler: Optional[Callable] = None,
+                 send_data_interval: Optional[float] = 0.333,
+                 error_callback: Optional[ErrorCallback] = None, max_queue_size: int = 300,
+                 frame_skip_config: Optional[FrameSkipConfig] = None,
+                 overlay_config: Optional[OverlayConfig] = None):
+        self.protocol = protocol
+        self.frame_processor = frame_processor
+        self.control_handler = control_handler
+        self.send_data_interval = send_data_interval
+        self.frame_skip_config = frame_skip_config or FrameSkipConfig()
+        self.overlay_config = overlay_config or OverlayConfig()
+        self.loading_controller = OverlayController(self.overlay_config)
+        self.error_callback = error_callback or getattr(frame_processor, "error_callback", None)
+        if not getattr(protocol, "error_callback", None):
+            protocol.error_callback = self._on_protocol_error
+
+        self.running = False
+        self.request_id = "default"
+        self.stop_event = asyncio.Event()
+        self.error_event = asyncio.Event()
+        self.max_queue_size = max_queue_size
+        self.video_input_queue: asyncio.Queue = asyncio.Queue(maxsize=max_queue_size)
+        self.audio_input_queue: asyncio.Queue = asyncio.Queue(maxsize=max_queue_size * 4)
+        self.output_queue: asyncio.Queue = asyncio.Queue(maxsize=200)
+        self.data_queue: deque = deque(maxlen=1000)
+        self.frame_skipper = AdaptiveFrameSkipper(config=self.frame_skip_config,
+                                                  fps_meter=protocol.fps_meter)
+
+    # ---- public ----
+
+    async def start(self, request_id: str = "default", params: Optional[Dict[str, Any]] = None) -> None:
+        if self.running:
+            raise RuntimeError("Client is already running")
+        self.request_id = request_id
+        self.stop_event.clear()
+        self.error_event.clear()
+        self.loading_controller.reset()
+        await self.protocol.start()
+        try:
+            await self.frame_processor.on_stream_start(params or {})
+        except Exception as error:  # noqa: BLE001 - a failing hook does not stop the stream
+            logger.error("on_stream_start failed: %s", error)
+        self.running = True
+        try:
+            loops = [self._ingress_loop(), self._processing_loop(), self._egress_loop(),
+                     self._control_loop(), self._send_data_loop()]
+            results = await asyncio.gather(*loops, return_exceptions=True)
+            for result in results:
+                if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                    logger.error("stream loop ended with an error: %s", result)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self.running = False
+            try:
+                await self.frame_processor.on_stream_stop()
+            except Exception as error:  # noqa: BLE001
+                logger.error("on_stream_stop failed: %s", error)
+            await self.protocol.stop()
+            self.frame_skipper.reset()
+
+    async def stop(self) -> None:
+        if not self.running:
+            return
+        self.stop_event.set()
+        self.loading_controller.reset()
+        if not self.output_queue.full():
+            self.output_queue.put_nowait(None)
+        self.data_queue.append(None)
+
+    async def publish_data(self, data: str) -> None:
+        self.data_queue.append(data)
+
+    def get_statistics(self) -> Dict[str, int]:
+        return {
+            "video_input_queue_size": self.video_input_queue.qsize(),
+            "audio_input_queue_size": self.audio_input_queue.qsize(),
+            "output_queue_size": self.output_queue.qsize(),
+        }
+
+    def set_target_fps(self, target_fps: Optional[float]) -> None:
+        self.frame_skipper.set_target_fps(target_fps)
+
+    async def _on_protocol_error(self, error_type: str, exception: Optional[Exception] = None) -> None:
+        if error_type in ("protocol_shutdown", "subscription_ended", "stream_not_found"):
+            self.stop_event.set()
+        else:
+            logger.error("protocol error %s: %s", error_type, exception)
+            self.error_event.set()
+        if self.error_callback:
+            try:
+                await self.error_callback(error_type, exception)
+            except Exception as error:  # noqa: BLE001
+                logger.error("error callback failed: %s", error)
+
+    # ---- loops ----
+
+    def _should_stop(self) -> bool:
+        return self.stop_event.is_set() or self.error_event.is_set()
+
+    async def _fail(self, kind: str, error: Exception) -> None:
+        logger.error("%s: %s", kind, error)
+        self.stop_event.set()
+        self.error_event.set()
+        if self.error_callback:
+            try:
+                await self.error_callback(kind, error)
+            except Exception as callback_error:  # noqa: BLE001
+                logger.error("error callback failed: %s", callback_error)
+
+    async def _ingress_loop(self) -> None:
+        try:
+            async for frame in self.protocol.ingress_loop(self.stop_event):
+                if self._should_stop():
+                    break
+                if isinstance(frame, VideoFrame):
+                    await self.video_input_queue.put(frame)
+                elif isinstance(frame, AudioFrame):
+                    await self.audio_input_queue.put(frame)
+        except Exception as error:
+            await self._fail("ingress_loop_error", error)
+        finally:
+            # Never block on a full queue here: the processing loops may be gone (upstream Q42).
+            for q in (self.video_input_queue, self.audio_input_queue):
+                if q.full():
+                    try:
+                        q.get_nowait()
+                    except asyncio.QueueEmpty:
+                        pass
+                q.put_nowait(None)
+
+    async def _processing_loop(self) -> None:
+        try:
+            await asyncio.gather(self._process_video_frames(), self._process_audio_frames())
+        except Exception as error:
+            await self._fail("processing_loop_error", error)
+        finally:
+            try:
+                await asyncio.wait_for(self.output_queue.put(None), 1.0)
+            except asyncio.TimeoutError:
+                pass
+
+    async def _process_video_frames(self) -> None:
+        while not self._should_stop():
+            try:
+                frame = await self.frame_skipper.process_video_queue(self.video_input_queue, timeout=5)
+            except asyncio.TimeoutError:
+                continue
+            if frame is None:
+                break
+            if frame is FrameProcessingResult.SKIPPED:
+                continue
+            try:
+                if self.loading_controller.should_skip_processing():
+                    result = None
+                else:
+                    result = await self.frame_processor.process_video_async(frame)
+                output = self.loading_controller.update_and_apply(frame, result)
+            except Exception as error:  # noqa: BLE001 - the frame is dropped, the stream goes on
+                logger.error("video processing failed, frame dropped: %s", error)
+                continue
+            if output is None:
+                continue
+            await self.output_queue.put(VideoOutput(output, self.request_id))
+
+    async def _process_audio_frames(self) -> None:
+        while not self._should_stop():
+            try:
+                frame = await asyncio.wait_for(self.audio_input_queue.get(), timeout=5)
+            except asyncio.TimeoutError:
+                continue
+            if frame is None:
+                break
+            try:
+                result = await self.frame_processor.process_audio_async(frame)
+            except Exception as error:  # noqa: BLE001
+                logger.error("audio processing failed, frame dropped: %s", error)
+                continue
+            if result:
+                await self.output_queue.put(AudioOutput(list(result), self.request_id))
+
+    async def _egress_loop(self) -> None:
+        async def outputs():
+            while not self._should_stop():
+                try:
+                    item = await asyncio.wait_for(self.output_queue.get(), timeout=0.5)
+                except asyncio.TimeoutError:
+                    continue
+                if item is None:
+                    return
+                yield item
+
+        try:
+            await self.protocol.egress_loop(outputs())
+        except Exception as error:
+            await self._fail("egress_loop_error", error)
+
+    async def _control_loop(self) -> None:
+        try:
+            async for params in self.protocol.control_loop(self.stop_event):
+                await self.protocol.update_params(params)
+                handler = self.control_handler
+                if handler is None:
+                    continue
+                if inspect.iscoroutinefunction(handler):
+                    await handler(params)
+                else:
+                    outcome = handler(params)
+                    if inspect.isawaitable(outcome):
+                        await outcome
+        except Exception as error:
+            await self._fail("control_loop_error", error)
+
+    async def _send_data_loop(self) -> None:
+        interval = self.send_data_interval if self.send_data_interval else 0.333
+        last_send = time.monotonic()
+        finished = False
+        while not finished:
+            try:
+                await asyncio.wait_for(self.stop_event.wait(), timeout=interval)
+            except asyncio.TimeoutError:
+                pass
+            items = []
+            while self.data_queue:
+                item = self.data_queue.popleft()
+                if item is None:
+                    finished = True
+                    break
+                items.append(item)
+            if self._should_stop():
+                finished = True
+            now = time.monotonic()
+            if items or now - last_send + interval > DATA_KEEPALIVE_SECONDS:
+                try:
+                    await self.protocol.publish_data(json.dumps(items) + "\n")
+                except Exception as error:  # noqa: BLE001
+                    logger.error("sending data failed: %s", error)
+                last_send = now

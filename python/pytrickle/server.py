@@ -1,0 +1,516 @@
+"""StreamServer: the REST API around one FrameProcessor (upstream §15).
+
+Routes, status codes, JSON bodies and the LOADING → IDLE → OK → ERROR state follow upstream
+exactly, except where upstream has a bug this package fixes (README, "Differences"):
+a malformed start request no longer tears down the running stream (Q11) and `params_updated`
+is emitted once per update (Q15). The HTTP transport is aiohttp, so everything aiohttp users
+rely on (get_app, custom routes, middleware, CORS, static routes, startup/shutdown hooks) works
+unchanged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from aiohttp import web
+
+from .api import StreamParamsUpdateRequest, StreamStartRequest
+from .client import TrickleClient
+from .frame_overlay import OverlayConfig
+from .frame_processor import FrameProcessor
+from .frame_skipper import FrameSkipConfig
+from .protocol import TrickleProtocol
+from .state import PipelineState, StreamState
+from .utils.hardware import HardwareInfo
+from .version import __version__
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RouteConfig:
+    method: str
+    path: str
+    handler: Callable
+    kwargs: Optional[Dict[str, Any]] = None
+
+
+def _now_ms() -> int:
+    import time
+
+    return int(time.time() * 1000)
+
+
+def _parse_show_loading(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.lower() == "true"
+    return bool(value)
+
+
+class StreamServer:
+    def __init__(self, frame_processor: FrameProcessor, port: int = 8000, pipeline: str = "",
+                 capability_name: str = "", version: str = "0.0.1",
+                 custom_routes: Optional[List[Union[RouteConfig, Dict[str, Any]]]] = None,
+                 middleware: Optional[List[Callable]] = None,
+                 cors_config: Optional[Dict[str, Any]] = None,
+                 static_routes: Optional[List[Dict[str, Any]]] = None,
+                 app_context: Optional[Dict[str, Any]] = None, health_check_interval: float = 5.0,
+                 enable_default_routes: bool = True, route_prefix: str = "/", host: str = "0.0.0.0",
+                 on_startup: Optional[List[Callable]] = None,
+                 on_shutdown: Optional[List[Callable]] = None,
+                 publisher_timeout: Optional[float] = None,
+                 subscriber_timeout: Optional[float] = None,
+                 app_kwargs: Optional[Dict[str, Any]] = None,
+                 frame_skip_config: Optional[FrameSkipConfig] = None,
+                 overlay_config: Optional[OverlayConfig] = None):
+        self.frame_processor = frame_processor
+        self.port = port
+        self.host = host
+        self.state = StreamState()
+        if isinstance(frame_processor, FrameProcessor):
+            frame_processor.attach_state(self.state)
+        self.route_prefix = route_prefix
+        self.enable_default_routes = enable_default_routes
+        self.health_check_interval = health_check_interval
+        self._startup_task: Optional[asyncio.Task] = None
+        self.app = web.Application(**(app_kwargs or {}))
+        self.version = version
+        self.hardware_info = HardwareInfo()
+        self.pipeline = pipeline or os.getenv("PIPELINE", "") or "byoc"
+        self.capability_name = capability_name or os.getenv("CAPABILITY_NAME", "") or os.getenv("MODEL_ID", "") or ""
+        self.publisher_timeout = publisher_timeout
+        self.subscriber_timeout = subscriber_timeout
+        self.frame_skip_config = frame_skip_config
+        self.overlay_config = overlay_config
+
+        self.current_client: Optional[TrickleClient] = None
+        self.current_params: Optional[StreamStartRequest] = None
+        self._client_task: Optional[asyncio.Task] = None
+        self._param_update_lock = asyncio.Lock()
+        self._health_monitor_task: Optional[asyncio.Task] = None
+        self._runner: Optional[web.AppRunner] = None
+        self._cors = None
+
+        for key, value in (app_context or {}).items():
+            self.app[key] = value
+        for item in middleware or []:
+            self.app.middlewares.append(item)
+        if cors_config:
+            self._setup_cors(cors_config)
+        for hook in on_startup or []:
+            self.app.on_startup.append(hook)
+        for hook in on_shutdown or []:
+            self.app.on_shutdown.append(hook)
+        if enable_default_routes:
+            self._setup_routes()
+        if custom_routes:
+            self._setup_custom_routes(custom_routes)
+        if static_routes:
+            self._setup_static_routes(static_routes)
+
+    # ---- aiohttp surface ----
+
+    def _setup_cors(self, cors_config: Dict[str, Any]) -> None:
+        try:
+            import aiohttp_cors
+        except ImportError:
+            logger.warning("aiohttp_cors is not installed: cors_config is ignored (pip install aiohttp-cors)")
+            return
+        defaults = {}
+        for origin, options in cors_config.items():
+            defaults[origin] = aiohttp_cors.ResourceOptions(**options) if isinstance(options, dict) else options
+        self._cors = aiohttp_cors.setup(self.app, defaults=defaults)
+        self.app["cors"] = self._cors
+
+    def _register(self, route) -> None:
+        if self._cors is not None:
+            self._cors.add(route)
+
+    def _setup_custom_routes(self, routes: List[Union[RouteConfig, Dict[str, Any]]]) -> None:
+        for route in routes:
+            if isinstance(route, dict):
+                kwargs = route.pop("kwargs", None)
+                route = RouteConfig(kwargs=kwargs, **route)
+            self.add_route(route.method, route.path, route.handler, **(route.kwargs or {}))
+
+    def _setup_static_routes(self, static_routes: List[Dict[str, Any]]) -> None:
+        for item in static_routes:
+            self.add_static_route(item["prefix"], item["path"], **(item.get("kwargs") or {}))
+
+    def _setup_routes(self) -> None:
+        p = self.route_prefix.rstrip("/")
+        router = self.app.router
+        for method, path, handler in (
+            ("POST", f"{p}/stream/start", self._handle_start_stream),
+            ("POST", f"{p}/stream/stop", self._handle_stop_stream),
+            ("POST", f"{p}/stream/params", self._handle_update_params),
+            ("GET", f"{p}/stream/status", self._handle_get_status),
+            ("POST", "/live-video-to-video", self._handle_start_stream),
+            ("GET", "/health", self._handle_health),
+            ("GET", "/version", self._handle_version),
+            ("GET", "/app-version", self._handle_app_version),
+            ("GET", "/hardware/info", self._handle_hardware_info),
+            ("GET", "/hardware/stats", self._handle_hardware_stats),
+            ("GET", f"{p}/stream/stats", self._handle_engine_stats),
+        ):
+            self._register(router.add_route(method, path, handler))
+
+    def add_route(self, method: str, path: str, handler: Callable, **kwargs):
+        route = self.app.router.add_route(method, path, handler, **kwargs)
+        self._register(route)
+        return route
+
+    def add_static_route(self, prefix: str, path: str, **kwargs):
+        return self.app.router.add_static(prefix, path, **kwargs)
+
+    def get_app(self) -> web.Application:
+        return self.app
+
+    def add_middleware(self, middleware: Callable) -> None:
+        self.app.middlewares.append(middleware)
+
+    def set_context(self, key: str, value: Any) -> None:
+        self.app[key] = value
+
+    def get_context(self, key: str, default: Any = None) -> Any:
+        return self.app.get(key, default)
+
+    # ---- start-up ----
+
+    def _start_pipeline_initialization(self) -> None:
+        if isinstance(self.frame_processor, FrameProcessor):
+            self._startup_task = asyncio.create_task(self._initialize_frame_processor())
+        else:
+            self.state.set_startup_complete()
+
+    async def _initialize_frame_processor(self) -> None:
+        try:
+            await self.frame_processor.ensure_model_loaded()
+            self.state.set_startup_complete()
+        except Exception as error:  # noqa: BLE001 - reported through the state
+            logger.error("Model loading failed: %s", error)
+            self.state.set_error(f"Model loading failed: {error}")
+
+    # ---- request handling (shared by every route) ----
+
+    async def _parse_and_validate_request(self, request, model_class):
+        content_type = request.content_type
+        if not content_type.startswith("application/json"):
+            raise ValueError(f"Unknown content type: {content_type}")
+        data = json.loads(await request.text())
+        return model_class.model_validate(data)
+
+    def _pipeline_state(self) -> Dict[str, Any]:
+        return self.state.get_pipeline_state()
+
+    async def _handle_start_stream(self, request) -> web.Response:
+        if not (self.state.startup_complete and self.state.pipeline_ready):
+            if self._startup_task is not None:
+                try:
+                    await asyncio.shield(self._startup_task)
+                except Exception as error:  # noqa: BLE001 - logged; the state says the rest
+                    logger.error("waiting for start-up: %s", error)
+            if not (self.state.startup_complete and self.state.pipeline_ready) or self.state.is_error():
+                return web.json_response({
+                    "status": "error",
+                    "message": "Pipeline is still initializing. Please wait for IDLE status.",
+                    "current_state": self._pipeline_state(),
+                }, status=503)
+        try:
+            start_request = await self._parse_and_validate_request(request, StreamStartRequest)
+        except Exception as error:  # noqa: BLE001
+            # Unlike upstream (Q11), a malformed request leaves a running stream alone.
+            return web.json_response({
+                "status": "error",
+                "message": f"Error starting stream: {error}",
+                "current_state": self._pipeline_state(),
+            }, status=400)
+        if self.current_client is not None and self.current_client.running:
+            return web.json_response({
+                "status": "error",
+                "message": "Pipeline is still in use",
+                "current_state": self._pipeline_state(),
+            }, status=503)
+        try:
+            params = start_request.params or {}
+            protocol = TrickleProtocol(
+                subscribe_url=start_request.subscribe_url,
+                publish_url=start_request.publish_url,
+                control_url=start_request.control_url or "",
+                events_url=start_request.events_url or "",
+                data_url=start_request.data_url,
+                width=params.get("width", 512),
+                height=params.get("height", 512),
+                max_framerate=params.get("max_framerate"),
+                publisher_timeout=self.publisher_timeout,
+                subscriber_timeout=self.subscriber_timeout,
+                detect_out_resolution=params.get("detect_out_resolution", True),
+            )
+            client = TrickleClient(
+                protocol=protocol,
+                frame_processor=self.frame_processor,
+                control_handler=self._handle_control_message,
+                frame_skip_config=self.frame_skip_config,
+                overlay_config=self.overlay_config,
+            )
+            self.current_client = client
+            self.current_params = start_request
+            self.state.set_active_client(True)
+            self.state.update_active_streams(1)
+            self._client_task = asyncio.create_task(
+                self._run_client(start_request.gateway_request_id, start_request.params))
+            self._start_health_monitoring()
+            return web.json_response({
+                "status": "success",
+                "message": "Stream started successfully",
+                "request_id": start_request.gateway_request_id,
+                "current_state": self._pipeline_state(),
+            })
+        except Exception as error:  # noqa: BLE001
+            await self._discard_client()
+            return web.json_response({
+                "status": "error",
+                "message": f"Error starting stream: {error}",
+                "current_state": self._pipeline_state(),
+            }, status=400)
+
+    async def _discard_client(self) -> None:
+        task, self._client_task = self._client_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            try:
+                await task
+            except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                pass
+        client, self.current_client = self.current_client, None
+        if client is not None:
+            try:
+                await client.stop()
+            except Exception as error:  # noqa: BLE001
+                logger.error("stopping the client: %s", error)
+        self.current_params = None
+        self.state.set_active_client(False)
+        self.state.update_active_streams(0)
+
+    async def _run_client(self, request_id: str, params: Optional[Dict[str, Any]] = None) -> None:
+        client = self.current_client
+        try:
+            if client is not None:
+                await client.start(request_id, params)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            logger.error("Client execution failed: %s", error)
+            self.state.set_error(f"Client execution failed: {error}")
+        finally:
+            # Upstream keeps current_client after the stream ended by itself (Q12); so do we.
+            self.state.set_active_client(False)
+            self.state.update_active_streams(0)
+
+    async def _handle_stop_stream(self, request) -> web.Response:
+        if self.current_client is None:
+            return web.json_response({"status": "error", "message": "No active stream to stop"}, status=400)
+        try:
+            client = self.current_client
+            await client.protocol.emit_monitoring_event({"type": "stream_stopped", "timestamp": _now_ms()})
+            await client.stop()
+            task, self._client_task = self._client_task, None
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, timeout=15.0)
+                except asyncio.TimeoutError:
+                    task.cancel()
+                except asyncio.CancelledError:
+                    pass
+            self.current_client = None
+            self.current_params = None
+            self.state.set_active_client(False)
+            self.state.update_active_streams(0)
+            return web.json_response({"status": "success", "message": "Stream stopped successfully"})
+        except Exception as error:  # noqa: BLE001
+            return web.json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
+
+    async def _handle_control_message(self, control_data: dict) -> None:
+        try:
+            await self.frame_processor.update_params(control_data)
+        except Exception as error:  # noqa: BLE001
+            logger.error("control message failed: %s", error)
+
+    async def _run_param_update(self, params: Dict[str, Any]) -> None:
+        try:
+            if "show_loading" in params and self.current_client is not None:
+                self.current_client.loading_controller.set_manual_loading(
+                    _parse_show_loading(params["show_loading"]))
+            async with self._param_update_lock:
+                if self.current_client is not None:
+                    await self.current_client.protocol.update_params(params)
+                # Awaited as upstream does: a synchronous override fails here and the state says ERROR.
+                await self.frame_processor.update_params(params)
+                if self.current_client is not None:
+                    await self.current_client.protocol.emit_monitoring_event(
+                        {"type": "params_updated", "timestamp": _now_ms(), "params": params})
+        except Exception as error:  # noqa: BLE001
+            logger.error("Parameter update failed: %s", error)
+            self.state.set_error(f"Parameter update failed: {error}")
+
+    async def _handle_update_params(self, request) -> web.Response:
+        try:
+            update = await self._parse_and_validate_request(request, StreamParamsUpdateRequest)
+            data = update.model_dump()
+        except Exception as error:  # noqa: BLE001
+            return web.json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
+        if self.current_client is None:
+            return web.json_response({"status": "error", "message": "No active stream to update"}, status=400)
+        await self._run_param_update(data)
+        return web.json_response({"status": "success", "message": "Parameters updated successfully"})
+
+    async def _handle_get_status(self, request) -> web.Response:
+        try:
+            body = dict(self._pipeline_state())
+            client = self.current_client
+            body["client_active"] = client is not None
+            if client is not None:
+                body["client_running"] = client.running
+                protocol = getattr(client, "protocol", None)
+                if protocol is not None:
+                    body["fps"] = protocol.fps_meter.get_fps_stats()
+            if self.current_params is not None:
+                body["current_params"] = {
+                    "subscribe_url": self.current_params.subscribe_url,
+                    "publish_url": self.current_params.publish_url,
+                    "gateway_request_id": self.current_params.gateway_request_id,
+                }
+            return web.json_response(body)
+        except Exception as error:  # noqa: BLE001
+            return web.json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
+
+    async def _handle_engine_stats(self, request) -> web.Response:
+        """Ours: the engine's per-stage counters, drops and latency of the current stream."""
+        client = self.current_client
+        protocol = getattr(client, "protocol", None) if client is not None else None
+        stats = protocol.engine_stats() if protocol is not None and hasattr(protocol, "engine_stats") else {}
+        return web.json_response({"running": bool(client and client.running), "engine": stats})
+
+    async def _handle_health(self, request) -> web.Response:
+        try:
+            status = self._pipeline_state()["status"]
+            if status != PipelineState.ERROR.value:
+                logger.info("health: %s", status)
+            return web.json_response({"status": status})
+        except Exception:  # noqa: BLE001
+            return web.json_response({"detail": {"msg": "Failed to retrieve pipeline status."}}, status=500)
+
+    async def _handle_version(self, request) -> web.Response:
+        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+                                  "version": __version__})
+
+    async def _handle_app_version(self, request) -> web.Response:
+        return web.json_response({"version": self.version})
+
+    async def _handle_hardware_info(self, request) -> web.Response:
+        info = self.hardware_info.get_gpu_compute_info()
+        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+                                  "gpu_info": {str(k): _as_dict(v) for k, v in info.items()}})
+
+    async def _handle_hardware_stats(self, request) -> web.Response:
+        stats = self.hardware_info.get_gpu_utilization_stats()
+        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+                                  "gpu_stats": {str(k): _as_dict(v) for k, v in stats.items()}})
+
+    # ---- health monitor ----
+
+    def _start_health_monitoring(self) -> None:
+        if self._health_monitor_task is None or self._health_monitor_task.done():
+            self._health_monitor_task = asyncio.create_task(self._health_monitoring_loop())
+
+    async def _health_monitoring_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.health_check_interval)
+            client = self.current_client
+            if client is None:
+                continue
+            protocol = getattr(client, "protocol", None)
+            if protocol is not None and hasattr(protocol, "get_component_health"):
+                self.state.update_component_health("protocol", protocol.get_component_health())
+
+    # ---- running ----
+
+    async def stop(self) -> None:
+        client = self.current_client
+        if client is not None:
+            try:
+                await client.stop()
+            except Exception as error:  # noqa: BLE001
+                logger.error("stopping the client: %s", error)
+        for name in ("_client_task", "_health_monitor_task", "_startup_task"):
+            task = getattr(self, name)
+            if task is not None and not task.done():
+                if name != "_client_task":
+                    task.cancel()
+                try:
+                    await asyncio.wait_for(task, timeout=15.0)
+                except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
+                    pass
+
+    async def start_server(self):
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port)
+        await site.start()
+        self._runner = runner
+        logger.info("StreamServer listening on http://%s:%s", self.host, self.port)
+        self._start_pipeline_initialization()
+        return runner
+
+    def bound_port(self) -> Optional[int]:
+        """Ours: the port actually listened on (useful with port=0)."""
+        if self._runner is None:
+            return None
+        for site in self._runner.sites:
+            server = getattr(site, "_server", None)
+            if server is not None and server.sockets:
+                return server.sockets[0].getsockname()[1]
+        return None
+
+    async def run_forever(self) -> None:
+        runner = await self.start_server()
+        try:
+            while True:
+                await asyncio.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+        finally:
+            await self.stop()
+            await runner.cleanup()
+
+    # ---- state helpers ----
+
+    def set_state(self, state: PipelineState) -> None:
+        self.state.set_state(state)
+
+    def set_client_active(self, active: bool) -> None:
+        self.state.set_active_client(active)
+
+    def get_state(self) -> Dict[str, Any]:
+        return self.state.get_state()
+
+    def update_active_streams(self, count: int) -> None:
+        self.state.update_active_streams(count)
+
+    def get_health_state(self) -> Dict[str, Any]:
+        return self.state.get_pipeline_state()
+
+    def is_healthy(self) -> bool:
+        return not self.state.is_error()
+
+    def get_health_summary(self) -> str:
+        return self.state.get_pipeline_state()["state"]
+
+
+def _as_dict(value: Any) -> Any:
+    return value.model_dump() if hasattr(value, "model_dump") else value

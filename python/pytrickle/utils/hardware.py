@@ -1,0 +1,160 @@
+"""GPU inventory and utilisation through NVML.
+
+``pynvml`` (the ``nvidia-ml-py`` distribution) is optional here: its import is
+guarded and the module attribute is ``None`` when it is missing.  Without the
+module, or without an NVIDIA driver, the failure is logged and every query
+answers an empty dict.
+"""
+
+import atexit
+import logging
+from typing import Dict
+
+from pydantic import BaseModel
+
+logger = logging.getLogger(__name__)
+
+
+try:  # optional: without it (or without a driver) every query answers an empty dict
+    import pynvml
+except ImportError:  # pragma: no cover - depends on the environment
+    pynvml = None
+
+
+def _nvml_error():
+    """The exception class NVML calls raise (module looked up at call time, so it can be patched)."""
+    return getattr(pynvml, "NVMLError", Exception)
+
+
+class GPUBaseInfo(BaseModel):
+    """Identity and memory of one GPU."""
+
+    id: str
+    name: str
+    memory_total: int
+    memory_free: int
+
+
+class GPUComputeInfo(GPUBaseInfo):
+    """GPU identity plus its CUDA compute capability."""
+
+    major: int
+    minor: int
+
+
+class GPUUtilizationInfo(GPUBaseInfo):
+    """GPU identity plus current compute and memory utilisation (percent)."""
+
+    utilization_compute: int
+    utilization_memory: int
+
+
+class GPUInfo(GPUComputeInfo, GPUUtilizationInfo):
+    """Everything known about one GPU."""
+
+    pass
+
+
+class HardwareInfo:
+    """Reads GPU information from NVML (initialised on construction, shut down at exit)."""
+
+    def __init__(self):
+        self._initialized = False
+        self._initialize_nvml()
+        atexit.register(self._shutdown_nvml)
+
+    def _initialize_nvml(self) -> None:
+        if self._initialized:
+            return
+        if pynvml is None:
+            logger.error("Failed to initialize NVML: pynvml is not installed")
+            return
+        try:
+            pynvml.nvmlInit()
+        except _nvml_error() as e:
+            logger.error(f"Failed to initialize NVML: {e}")
+            return
+        self._initialized = True
+        logger.info("NVML initialized successfully.")
+
+    def _shutdown_nvml(self) -> None:
+        if not self._initialized:
+            return
+        try:
+            pynvml.nvmlShutdown()
+            self._initialized = False
+            logger.info("NVML shutdown successfully.")
+        except _nvml_error() as e:
+            logger.error(f"Failed to shutdown NVML: {e}")
+
+    def get_cuda_info(self) -> Dict[int, GPUInfo]:
+        """Describe every visible GPU, keyed by device index.
+
+        Empty (with a warning) when NVML is not initialised; an NVML error part
+        way through returns the devices read so far.
+        """
+        devices: Dict[int, GPUInfo] = {}
+        if not self._initialized:
+            logger.warning("NVML is not initialized. Cannot retrieve CUDA device information.")
+            return devices
+
+        nvml = pynvml
+        try:
+            for index in range(nvml.nvmlDeviceGetCount()):
+                handle = nvml.nvmlDeviceGetHandleByIndex(index)
+                uuid = nvml.nvmlDeviceGetUUID(handle)
+                name = nvml.nvmlDeviceGetName(handle)
+                memory = nvml.nvmlDeviceGetMemoryInfo(handle)
+                major, minor = nvml.nvmlDeviceGetCudaComputeCapability(handle)
+                rates = nvml.nvmlDeviceGetUtilizationRates(handle)
+                devices[index] = GPUInfo(
+                    id=uuid,
+                    name=name,
+                    memory_total=memory.total,
+                    memory_free=memory.free,
+                    major=major,
+                    minor=minor,
+                    utilization_compute=rates.gpu,
+                    utilization_memory=rates.memory,
+                )
+        except _nvml_error() as e:
+            logger.warning(f"Failed to retrieve CUDA device information: {e}")
+        return devices
+
+    def get_gpu_compute_info(self) -> Dict[int, GPUComputeInfo]:
+        """Identity, memory and compute capability of every GPU."""
+        return {
+            index: GPUComputeInfo(
+                id=info.id,
+                name=info.name,
+                memory_total=info.memory_total,
+                memory_free=info.memory_free,
+                major=info.major,
+                minor=info.minor,
+            )
+            for index, info in self.get_cuda_info().items()
+        }
+
+    def log_gpu_compute_info(self):
+        """Log one line per GPU (or that there is none)."""
+        devices = self.get_gpu_compute_info()
+        if not devices:
+            logger.info("No CUDA devices available.")
+            return
+        logger.info("CUDA devices available:")
+        for index, info in devices.items():
+            logger.info(f"Device {index}: {info}")
+
+    def get_gpu_utilization_stats(self) -> Dict[int, GPUUtilizationInfo]:
+        """Identity, memory and current utilisation of every GPU."""
+        return {
+            index: GPUUtilizationInfo(
+                id=info.id,
+                name=info.name,
+                memory_total=info.memory_total,
+                memory_free=info.memory_free,
+                utilization_compute=info.utilization_compute,
+                utilization_memory=info.utilization_memory,
+            )
+            for index, info in self.get_cuda_info().items()
+        }

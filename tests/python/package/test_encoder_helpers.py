@@ -1,0 +1,128 @@
+"""pytrickle.encoder / decoder / media compatibility modules (spec sections 3 and 4)."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import logging
+from fractions import Fraction
+
+import pytest
+
+from pytrickle import decoder, encoder, media
+from pytrickle.decoder import DEFAULT_MAX_FRAMERATE, decode_av
+from pytrickle.encoder import (AUDIO_BUFFER_LEN, AUDIO_BUFFER_SECS, GOP_SECS, MAX_DROPPED_VIDEO,
+                               OUT_TIME_BASE, _log_frame_timestamps, _rescale_ts,
+                               calc_aspect_ratio, default_output_metadata, encode_av)
+from pytrickle.frames import VideoFrame
+
+HAVE_AV = importlib.util.find_spec("av") is not None
+needs_no_av = pytest.mark.skipif(HAVE_AV, reason="PyAV is installed here")
+
+
+def test_constants():
+    assert DEFAULT_MAX_FRAMERATE == 24
+    assert OUT_TIME_BASE == Fraction(1, 90000) and isinstance(OUT_TIME_BASE, Fraction)
+    assert (GOP_SECS, AUDIO_BUFFER_SECS, AUDIO_BUFFER_LEN, MAX_DROPPED_VIDEO) == (2, 2, 100, 100)
+    assert (media.MAX_DECODER_RETRIES, media.DECODER_RETRY_RESET_SECONDS) == (3, 120)
+    assert (media.MAX_ENCODER_RETRIES, media.ENCODER_RETRY_RESET_SECONDS) == (3, 120)
+
+
+def test_calc_aspect_ratio():
+    assert calc_aspect_ratio(720, 1280) == Fraction(16, 9)
+    assert calc_aspect_ratio(512, 512) == Fraction(1, 1)
+    assert calc_aspect_ratio(1080, 1440) == Fraction(4, 3)
+    assert calc_aspect_ratio(480, 854) == Fraction(427, 240)
+    assert calc_aspect_ratio(0, 640) == Fraction(1, 1)
+    assert calc_aspect_ratio(480, -1) == Fraction(1, 1)
+    assert isinstance(calc_aspect_ratio(720, 1280), Fraction)
+
+
+def test_default_output_metadata():
+    assert default_output_metadata(1280, 720) == {
+        "video": {
+            "codec": "h264", "width": 1280, "height": 720, "pix_fmt": "yuv420p",
+            "time_base": Fraction(1, 90000), "framerate": Fraction(24, 1),
+            "sar": Fraction(16, 9), "dar": Fraction(16, 9), "format": "yuv420p",
+            "target_width": 1280, "target_height": 720,
+        },
+        "audio": {
+            "codec": "aac", "sample_rate": 48000, "format": "fltp", "channels": 2,
+            "layout": "stereo", "time_base": Fraction(1, 90000),
+        },
+    }
+    square = default_output_metadata(512, 512)["video"]
+    assert square["sar"] == square["dar"] == Fraction(1, 1)
+
+
+def test_rescale_ts_exact_values(caplog):
+    assert _rescale_ts(3, Fraction(1, 30), OUT_TIME_BASE) == 9000
+    assert _rescale_ts(1001, Fraction(1, 30000), Fraction(1, 90000)) == 3003
+    assert _rescale_ts(90000, Fraction(1, 90000), Fraction(1, 1000)) == 1000
+    assert _rescale_ts(1, Fraction(1, 3), Fraction(1, 2)) == 1  # 0.666.. rounds up
+    assert _rescale_ts(1, Fraction(1, 4), Fraction(1, 2)) == 0  # 0.5 rounds to even
+    assert _rescale_ts(3, Fraction(1, 4), Fraction(1, 2)) == 2  # 1.5 rounds to even
+    assert _rescale_ts(-3, Fraction(1, 30), OUT_TIME_BASE) == -9000
+    assert isinstance(_rescale_ts(5, Fraction(1, 48000), OUT_TIME_BASE), int)
+    # Same time base: returned untouched (not even converted to int).
+    assert _rescale_ts(12.5, OUT_TIME_BASE, Fraction(1, 90000)) == 12.5
+    with caplog.at_level(logging.ERROR, logger="pytrickle.encoder"):
+        assert _rescale_ts(7, Fraction(1, 30), None) == 7
+    assert "Destination time base is None" in caplog.text
+
+
+def test_log_frame_timestamps(caplog):
+    frame = VideoFrame.from_tensor(None)
+    frame.log_timestamps = {"frame_init": 1.0, "frame_end": 3.5}
+    with caplog.at_level(logging.DEBUG, logger="pytrickle.encoder"):
+        _log_frame_timestamps("Video", frame)
+    assert "frame_type=Video start_tag=frame_init end_tag=frame_end duration_s=2.5s" in caplog.text
+    assert "pre_process_frame" not in caplog.text
+
+
+def test_signatures_match_upstream():
+    assert list(inspect.signature(decode_av).parameters) == [
+        "pipe_input", "frame_callback", "put_metadata", "target_width", "target_height",
+        "max_framerate"]
+    enc = inspect.signature(encode_av).parameters
+    assert list(enc) == ["input_queue", "output_callback", "get_metadata", "video_codec",
+                         "audio_codec", "detect_out_resolution"]
+    assert enc["video_codec"].default == "libx264" and enc["audio_codec"].default == "libfdk_aac"
+    assert enc["detect_out_resolution"].default is True
+    sub = inspect.signature(media.run_subscribe).parameters
+    assert list(sub) == ["subscribe_url", "frame_callback", "put_metadata", "monitoring_callback",
+                         "target_width", "target_height", "max_framerate", "subscriber_timeout"]
+    assert (sub["target_width"].default, sub["max_framerate"].default) == (512, 24)
+    pub = inspect.signature(media.run_publish).parameters
+    assert list(pub) == ["publish_url", "frame_generator", "get_metadata", "monitoring_callback",
+                         "publisher_timeout", "detect_out_resolution"]
+    assert inspect.iscoroutinefunction(media.run_subscribe)
+    assert inspect.iscoroutinefunction(media.run_publish)
+
+
+def test_modules_import_without_av():
+    # Importing these modules never needs PyAV.
+    for module in (decoder, encoder, media):
+        assert "av" not in vars(module)
+
+
+@needs_no_av
+def test_decode_av_without_pyav_raises_importerror():
+    with pytest.raises(ImportError, match=r"pip install av"):
+        decode_av("pipe:0", lambda f: None, lambda m: None)
+
+
+@needs_no_av
+def test_encode_av_without_pyav_raises_importerror():
+    with pytest.raises(ImportError, match=r"pip install av"):
+        encode_av(lambda: None, lambda *a: None, lambda: None)
+
+
+@needs_no_av
+async def test_media_loops_without_pyav_raise_importerror():
+    calls = []
+    with pytest.raises(ImportError, match=r"PyAV"):
+        await media.run_subscribe("http://127.0.0.1:9/in", calls.append, calls.append)
+    with pytest.raises(ImportError, match=r"PyAV"):
+        await media.run_publish("http://127.0.0.1:9/out", lambda: None, lambda: None)
+    assert calls == []  # nothing was started
