@@ -205,8 +205,9 @@ class StreamServer:
         data = json.loads(await request.text())
         return model_class.model_validate(data)
 
-    def _pipeline_state(self) -> Dict[str, Any]:
-        return self.state.get_pipeline_state()
+    def _pipeline_state(self) -> str:
+        """What the start route reports as current_state: the health status ("IDLE", "OK", ...)."""
+        return self.get_health_summary()
 
     async def _handle_start_stream(self, request) -> web.Response:
         if not (self.state.startup_complete and self.state.pipeline_ready):
@@ -371,7 +372,7 @@ class StreamServer:
 
     async def _handle_get_status(self, request) -> web.Response:
         try:
-            body = dict(self._pipeline_state())
+            body = dict(self.state.get_pipeline_state())
             client = self.current_client
             body["client_active"] = client is not None
             if client is not None:
@@ -390,15 +391,16 @@ class StreamServer:
             return web.json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
 
     async def _handle_engine_stats(self, request) -> web.Response:
-        """Ours: the engine's per-stage counters, drops and latency of the current stream."""
+        """Ours: the engine's counters, drops and latency for the current stream, as the C++
+        worker reports them ({"stream": null} without one)."""
         client = self.current_client
         protocol = getattr(client, "protocol", None) if client is not None else None
         stats = protocol.engine_stats() if protocol is not None and hasattr(protocol, "engine_stats") else {}
-        return web.json_response({"running": bool(client and client.running), "engine": stats})
+        return web.json_response({"stream": stats or None})
 
     async def _handle_health(self, request) -> web.Response:
         try:
-            status = self._pipeline_state()["status"]
+            status = self.state.get_pipeline_state()["status"]
             if status != PipelineState.ERROR.value:
                 logger.info("health: %s", status)
             return web.json_response({"status": status})
