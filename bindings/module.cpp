@@ -10,6 +10,7 @@ extern "C" {
 #include "io_runtime.hpp"
 #include "native_channels.hpp"
 #include "native_relay.hpp"
+#include "native_http.hpp"
 #include "native_stream.hpp"
 #include "python_dispatcher.hpp"
 
@@ -23,6 +24,7 @@ PYBIND11_MODULE(_native, m) {
   trickle::python::bind_native_stream(m);
   trickle::python::bind_native_channels(m);
   trickle::python::bind_native_relay(m);
+  trickle::python::bind_native_http(m);
   // At interpreter exit: finish pending callbacks, then stop the io thread.
   py::module_::import("atexit").attr("register")(py::cpp_function([] {
     trickle::python::shutdown_dispatcher();

@@ -3,9 +3,12 @@
 Routes, status codes, JSON bodies and the LOADING → IDLE → OK → ERROR state follow upstream
 exactly, except where upstream has a bug this package fixes (README, "Differences"):
 a malformed start request no longer tears down the running stream (Q11) and `params_updated`
-is emitted once per update (Q15). The HTTP transport is aiohttp, so everything aiohttp users
-rely on (get_app, custom routes, middleware, CORS, static routes, startup/shutdown hooks) works
-unchanged.
+is emitted once per update (Q15).
+
+Two transports run the same route handlers: the engine's C++ HTTP server (the default), and
+aiohttp, used as soon as anything aiohttp-specific is asked for (get_app(), custom routes,
+middleware, CORS, static routes, startup/shutdown hooks, app context or app kwargs), so such code
+works unchanged. PYTRICKLE_HTTP=aiohttp forces aiohttp.
 """
 
 from __future__ import annotations
@@ -17,7 +20,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
-from aiohttp import web
+try:
+    from aiohttp import web
+except ImportError:  # only the aiohttp-specific features need it
+    web = None
 
 from .api import StreamParamsUpdateRequest, StreamStartRequest
 from .client import TrickleClient
@@ -28,6 +34,7 @@ from .protocol import TrickleProtocol
 from .state import PipelineState, StreamState
 from .utils.hardware import HardwareInfo
 from .version import __version__
+from ._native_http import NativeTransport
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +51,29 @@ def _now_ms() -> int:
     import time
 
     return int(time.time() * 1000)
+
+
+class PlainResponse:
+    """A JSON answer when aiohttp is not installed (the attributes of aiohttp's web.Response that
+    callers read)."""
+
+    def __init__(self, data: Any, status: int = 200):
+        self.status = status
+        self.text = json.dumps(data)
+        self.body = self.text.encode("utf-8")
+        self.content_type = "application/json"
+        self.charset = "utf-8"
+        self.headers: Dict[str, str] = {}
+
+
+def _json_response(data: Any, status: int = 200):
+    if web is not None:
+        return web.json_response(data, status=status)
+    return PlainResponse(data, status)
+
+
+def _aiohttp_needed(feature: str):
+    return ImportError(f"StreamServer {feature} needs aiohttp: pip install 'pytrickle[aiohttp]'")
 
 
 def _parse_show_loading(value: Any) -> bool:
@@ -78,7 +108,13 @@ class StreamServer:
         self.enable_default_routes = enable_default_routes
         self.health_check_interval = health_check_interval
         self._startup_task: Optional[asyncio.Task] = None
-        self.app = web.Application(**(app_kwargs or {}))
+        # Anything aiohttp-specific makes the server serve through aiohttp.
+        self._aiohttp_required = any(value for value in (custom_routes, middleware, cors_config, static_routes,
+                                                         app_context, on_startup, on_shutdown, app_kwargs))
+        if web is None and self._aiohttp_required:
+            raise _aiohttp_needed("custom routes, middleware, CORS, static routes, hooks and app options")
+        self.app = web.Application(**(app_kwargs or {})) if web is not None else None
+        self._routes: Dict[str, Dict[str, Callable]] = {}
         self.version = version
         self.hardware_info = HardwareInfo()
         self.pipeline = pipeline or os.getenv("PIPELINE", "") or "byoc"
@@ -93,7 +129,7 @@ class StreamServer:
         self._client_task: Optional[asyncio.Task] = None
         self._param_update_lock = asyncio.Lock()
         self._health_monitor_task: Optional[asyncio.Task] = None
-        self._runner: Optional[web.AppRunner] = None
+        self._runner = None  # aiohttp's AppRunner or the NativeTransport, once started
         self._cors = None
 
         for key, value in (app_context or {}).items():
@@ -119,7 +155,7 @@ class StreamServer:
         try:
             import aiohttp_cors
         except ImportError:
-            logger.warning("aiohttp_cors is not installed: cors_config is ignored (pip install aiohttp-cors)")
+            logger.warning("aiohttp_cors is not installed: cors_config is ignored (pip install 'pytrickle[cors]')")
             return
         defaults = {}
         for origin, options in cors_config.items():
@@ -144,7 +180,7 @@ class StreamServer:
 
     def _setup_routes(self) -> None:
         p = self.route_prefix.rstrip("/")
-        router = self.app.router
+        router = self.app.router if self.app is not None else None
         for method, path, handler in (
             ("POST", f"{p}/stream/start", self._handle_start_stream),
             ("POST", f"{p}/stream/stop", self._handle_stop_stream),
@@ -158,27 +194,40 @@ class StreamServer:
             ("GET", "/hardware/stats", self._handle_hardware_stats),
             ("GET", f"{p}/stream/stats", self._handle_engine_stats),
         ):
-            self._register(router.add_route(method, path, handler))
+            self._routes.setdefault(path, {})[method] = handler
+            if router is not None:
+                self._register(router.add_route(method, path, handler))
+
+    def _require_aiohttp(self, feature: str) -> None:
+        if self.app is None:
+            raise _aiohttp_needed(feature)
+        self._aiohttp_required = True
 
     def add_route(self, method: str, path: str, handler: Callable, **kwargs):
+        self._require_aiohttp("add_route()")
         route = self.app.router.add_route(method, path, handler, **kwargs)
         self._register(route)
         return route
 
     def add_static_route(self, prefix: str, path: str, **kwargs):
+        self._require_aiohttp("add_static_route()")
         return self.app.router.add_static(prefix, path, **kwargs)
 
-    def get_app(self) -> web.Application:
+    def get_app(self):
+        """The aiohttp Application (the server then serves through aiohttp)."""
+        self._require_aiohttp("get_app()")
         return self.app
 
     def add_middleware(self, middleware: Callable) -> None:
+        self._require_aiohttp("add_middleware()")
         self.app.middlewares.append(middleware)
 
     def set_context(self, key: str, value: Any) -> None:
+        self._require_aiohttp("set_context()")
         self.app[key] = value
 
     def get_context(self, key: str, default: Any = None) -> Any:
-        return self.app.get(key, default)
+        return self.app.get(key, default) if self.app is not None else default
 
     # ---- start-up ----
 
@@ -209,7 +258,7 @@ class StreamServer:
         """What the start route reports as current_state: the health status ("IDLE", "OK", ...)."""
         return self.get_health_summary()
 
-    async def _handle_start_stream(self, request) -> web.Response:
+    async def _handle_start_stream(self, request):
         if not (self.state.startup_complete and self.state.pipeline_ready):
             if self._startup_task is not None:
                 try:
@@ -217,7 +266,7 @@ class StreamServer:
                 except Exception as error:  # noqa: BLE001 - logged; the state says the rest
                     logger.error("waiting for start-up: %s", error)
             if not (self.state.startup_complete and self.state.pipeline_ready) or self.state.is_error():
-                return web.json_response({
+                return _json_response({
                     "status": "error",
                     "message": "Pipeline is still initializing. Please wait for IDLE status.",
                     "current_state": self._pipeline_state(),
@@ -226,13 +275,13 @@ class StreamServer:
             start_request = await self._parse_and_validate_request(request, StreamStartRequest)
         except Exception as error:  # noqa: BLE001
             # Unlike upstream (Q11), a malformed request leaves a running stream alone.
-            return web.json_response({
+            return _json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
             }, status=400)
         if self.current_client is not None and self.current_client.running:
-            return web.json_response({
+            return _json_response({
                 "status": "error",
                 "message": "Pipeline is still in use",
                 "current_state": self._pipeline_state(),
@@ -266,7 +315,7 @@ class StreamServer:
             self._client_task = asyncio.create_task(
                 self._run_client(start_request.gateway_request_id, start_request.params))
             self._start_health_monitoring()
-            return web.json_response({
+            return _json_response({
                 "status": "success",
                 "message": "Stream started successfully",
                 "request_id": start_request.gateway_request_id,
@@ -274,7 +323,7 @@ class StreamServer:
             })
         except Exception as error:  # noqa: BLE001
             await self._discard_client()
-            return web.json_response({
+            return _json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
@@ -313,9 +362,9 @@ class StreamServer:
             self.state.set_active_client(False)
             self.state.update_active_streams(0)
 
-    async def _handle_stop_stream(self, request) -> web.Response:
+    async def _handle_stop_stream(self, request):
         if self.current_client is None:
-            return web.json_response({"status": "error", "message": "No active stream to stop"}, status=400)
+            return _json_response({"status": "error", "message": "No active stream to stop"}, status=400)
         try:
             client = self.current_client
             await client.protocol.emit_monitoring_event({"type": "stream_stopped", "timestamp": _now_ms()})
@@ -332,9 +381,9 @@ class StreamServer:
             self.current_params = None
             self.state.set_active_client(False)
             self.state.update_active_streams(0)
-            return web.json_response({"status": "success", "message": "Stream stopped successfully"})
+            return _json_response({"status": "success", "message": "Stream stopped successfully"})
         except Exception as error:  # noqa: BLE001
-            return web.json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
+            return _json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
 
     async def _handle_control_message(self, control_data: dict) -> None:
         try:
@@ -359,18 +408,18 @@ class StreamServer:
             logger.error("Parameter update failed: %s", error)
             self.state.set_error(f"Parameter update failed: {error}")
 
-    async def _handle_update_params(self, request) -> web.Response:
+    async def _handle_update_params(self, request):
         try:
             update = await self._parse_and_validate_request(request, StreamParamsUpdateRequest)
             data = update.model_dump()
         except Exception as error:  # noqa: BLE001
-            return web.json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
+            return _json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
         if self.current_client is None:
-            return web.json_response({"status": "error", "message": "No active stream to update"}, status=400)
+            return _json_response({"status": "error", "message": "No active stream to update"}, status=400)
         await self._run_param_update(data)
-        return web.json_response({"status": "success", "message": "Parameters updated successfully"})
+        return _json_response({"status": "success", "message": "Parameters updated successfully"})
 
-    async def _handle_get_status(self, request) -> web.Response:
+    async def _handle_get_status(self, request):
         try:
             body = dict(self.state.get_pipeline_state())
             client = self.current_client
@@ -386,42 +435,42 @@ class StreamServer:
                     "publish_url": self.current_params.publish_url,
                     "gateway_request_id": self.current_params.gateway_request_id,
                 }
-            return web.json_response(body)
+            return _json_response(body)
         except Exception as error:  # noqa: BLE001
-            return web.json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
+            return _json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
 
-    async def _handle_engine_stats(self, request) -> web.Response:
+    async def _handle_engine_stats(self, request):
         """Ours: the engine's counters, drops and latency for the current stream, as the C++
         worker reports them ({"stream": null} without one)."""
         client = self.current_client
         protocol = getattr(client, "protocol", None) if client is not None else None
         stats = protocol.engine_stats() if protocol is not None and hasattr(protocol, "engine_stats") else {}
-        return web.json_response({"stream": stats or None})
+        return _json_response({"stream": stats or None})
 
-    async def _handle_health(self, request) -> web.Response:
+    async def _handle_health(self, request):
         try:
             status = self.state.get_pipeline_state()["status"]
             if status != PipelineState.ERROR.value:
                 logger.info("health: %s", status)
-            return web.json_response({"status": status})
+            return _json_response({"status": status})
         except Exception:  # noqa: BLE001
-            return web.json_response({"detail": {"msg": "Failed to retrieve pipeline status."}}, status=500)
+            return _json_response({"detail": {"msg": "Failed to retrieve pipeline status."}}, status=500)
 
-    async def _handle_version(self, request) -> web.Response:
-        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+    async def _handle_version(self, request):
+        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
                                   "version": __version__})
 
-    async def _handle_app_version(self, request) -> web.Response:
-        return web.json_response({"version": self.version})
+    async def _handle_app_version(self, request):
+        return _json_response({"version": self.version})
 
-    async def _handle_hardware_info(self, request) -> web.Response:
+    async def _handle_hardware_info(self, request):
         info = self.hardware_info.get_gpu_compute_info()
-        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
                                   "gpu_info": {str(k): _as_dict(v) for k, v in info.items()}})
 
-    async def _handle_hardware_stats(self, request) -> web.Response:
+    async def _handle_hardware_stats(self, request):
         stats = self.hardware_info.get_gpu_utilization_stats()
-        return web.json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
+        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
                                   "gpu_stats": {str(k): _as_dict(v) for k, v in stats.items()}})
 
     # ---- health monitor ----
@@ -459,21 +508,36 @@ class StreamServer:
                 except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
                     pass
 
+    def _uses_aiohttp(self) -> bool:
+        return self._aiohttp_required or os.environ.get("PYTRICKLE_HTTP", "").lower() == "aiohttp"
+
     async def start_server(self):
-        runner = web.AppRunner(self.app)
-        await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port)
-        await site.start()
+        """Starts listening, then loads the model in the background. Returns the runner (aiohttp's
+        AppRunner, or the native transport, which has the same cleanup() and addresses)."""
+        if self._uses_aiohttp():
+            if web is None:
+                raise _aiohttp_needed("PYTRICKLE_HTTP=aiohttp")
+            runner = web.AppRunner(self.app)
+            await runner.setup()
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+        else:
+            runner = NativeTransport(self._routes)
+            await runner.start(self.host, self.port)
         self._runner = runner
-        logger.info("StreamServer listening on http://%s:%s", self.host, self.port)
+        logger.info("StreamServer listening on http://%s:%s (%s)", self.host, self.bound_port(),
+                    "aiohttp" if self._uses_aiohttp() else "engine HTTP server")
         self._start_pipeline_initialization()
         return runner
 
     def bound_port(self) -> Optional[int]:
         """Ours: the port actually listened on (useful with port=0)."""
-        if self._runner is None:
+        runner = self._runner
+        if runner is None:
             return None
-        for site in self._runner.sites:
+        if isinstance(runner, NativeTransport):
+            return runner.port
+        for site in runner.sites:
             server = getattr(site, "_server", None)
             if server is not None and server.sockets:
                 return server.sockets[0].getsockname()[1]

@@ -45,6 +45,20 @@ def test_installed_package_imports_and_has_its_commands(installed_venv, tmp_path
     version, location, _ = probe.stdout.decode().split(" ", 2)
     assert version.startswith("0.1.")
     assert str(installed_venv) in location, location
+    # aiohttp is an extra: without it the server runs on the engine's HTTP server, and what needs
+    # aiohttp says which extra to install.
+    missing = run([python, "-c", textwrap.dedent("""
+        import importlib.util
+        assert importlib.util.find_spec("aiohttp") is None
+        from pytrickle import StreamServer
+        from pytrickle.test_utils import MockFrameProcessor
+        StreamServer(MockFrameProcessor(), port=0)
+        try:
+            StreamServer(MockFrameProcessor(), port=0, custom_routes=[{"method": "GET", "path": "/x", "handler": None}])
+        except ImportError as error:
+            print(error)
+    """)], timeout=120, env=dict(os.environ, PYTHONPATH=""))
+    assert "pip install 'pytrickle[aiohttp]'" in missing.stdout.decode()
     listing = run([installed_venv / "bin" / "pytrickle", "list"], timeout=60).stdout.decode()
     assert "Available templates:" in listing and "process_video" in listing
     assert run([installed_venv / "bin" / "trickle", "--help"], timeout=30).returncode == 0
@@ -54,7 +68,8 @@ def test_installed_package_streams_end_to_end(installed_venv, ts_clip, tmp_path)
     out = tmp_path / "out.ts"
     script = tmp_path / "stream.py"
     script.write_text(textwrap.dedent(f"""
-        import asyncio, json, subprocess, urllib.request
+        import asyncio, importlib.util, json, subprocess, urllib.request
+        assert importlib.util.find_spec("aiohttp") is None  # the engine's HTTP server serves
         from pytrickle import FrameProcessor, StreamServer
         from pytrickle.relay import TrickleRelay
 

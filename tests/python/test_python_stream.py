@@ -153,7 +153,8 @@ async def test_handlers_params_and_control_channel_change_the_output(relay, tric
         assert {"prompt": "via control"} in handlers.seen
         assert {"strength": 0, "prompt": "none"} in handlers.seen
         frames = count_video_frames(out)
-        assert frames == FRAMES
+        # A busy machine may make the tint fall behind: upstream's skipper then trims the backlog.
+        assert FRAMES - 15 <= frames <= FRAMES
 
         def green_minus_red(path, index):
             r, g, _ = frame_means(path, index)
@@ -400,5 +401,57 @@ async def test_bad_requests_get_upstreams_answers(method, path, body, content_ty
             assert raw.decode() == expected
         # Whatever it was sent, the server is still up and still idle.
         assert await worker.get("/health") == (200, {"status": "IDLE"})
+    finally:
+        await worker.close()
+
+
+async def test_aiohttp_features_switch_to_aiohttp_and_keep_the_builtin_routes():
+    from aiohttp import web
+
+    seen = []
+
+    @web.middleware
+    async def tag(request, handler):
+        seen.append(request.path)
+        response = await handler(request)
+        response.headers["X-Tagged"] = "yes"
+        return response
+
+    async def hello(request):
+        return web.json_response({"hello": request.app["who"]})
+
+    server = make_server(RecordingProcessor(), custom_routes=[{"method": "GET", "path": "/hello", "handler": hello}],
+                         middleware=[tag], app_context={"who": "world"})
+    worker = await PythonWorker(server).start()
+    try:
+        assert isinstance(server._runner, web.AppRunner)
+        await worker.wait_health("IDLE")
+        status, headers, body = await asyncio.to_thread(http_request, "GET", worker.base + "/hello")
+        assert (status, json.loads(body)) == (200, {"hello": "world"})
+        assert headers.get("X-Tagged") == "yes" or headers.get("x-tagged") == "yes"
+        status, answer = await worker.post("/stream/stop")
+        assert (status, answer) == (400, {"status": "error", "message": "No active stream to stop"})
+        assert "/hello" in seen and "/stream/stop" in seen
+    finally:
+        await worker.close()
+
+
+async def test_the_default_transport_is_the_engines_http_server():
+    from pytrickle._native_http import NativeTransport
+
+    server = make_server(RecordingProcessor())
+    worker = await PythonWorker(server).start()
+    try:
+        assert isinstance(server._runner, NativeTransport)
+        assert server._runner.addresses == [("127.0.0.1", server.bound_port())]
+        await worker.wait_health("IDLE")
+        status, headers, body = await asyncio.to_thread(http_request, "HEAD", worker.base + "/health")
+        assert status == 200 and body == b""
+        status, headers, body = await asyncio.to_thread(http_request, "POST", worker.base + "/health")
+        assert (status, body) == (405, b"405: Method Not Allowed")
+        status, answer = await worker.get("/version")
+        assert status == 200 and answer["version"].startswith("0.1.") and answer["pipeline"] == "byoc"
+        status, answer = await worker.get("/stream/stats")
+        assert (status, answer) == (200, {"stream": None})
     finally:
         await worker.close()
