@@ -455,3 +455,22 @@ async def test_the_default_transport_is_the_engines_http_server():
         assert (status, answer) == (200, {"stream": None})
     finally:
         await worker.close()
+
+
+async def test_frame_skip_config_halves_the_output_rate(relay, trickle_exe, background, ts_clip, tmp_path):
+    from pytrickle import FrameSkipConfig
+
+    processor = RecordingProcessor()
+    worker = await PythonWorker(make_server(processor, frame_skip_config=FrameSkipConfig(target_fps=15))).start()
+    try:
+        await worker.wait_health("IDLE")
+        status, answer = await start_stream(worker, relay)
+        assert status == 200, answer
+        out = tmp_path / "out.ts"
+        await publish_and_collect(trickle_exe, background, relay, ts_clip, out)
+        produced = count_video_frames(out)
+        # 30 fps in, target 15: every other frame once the ingress rate is known (upstream's rule).
+        assert FRAMES // 2 - 5 <= produced <= FRAMES // 2 + 10, produced
+        assert processor.video == produced
+    finally:
+        await worker.close()
