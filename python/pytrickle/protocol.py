@@ -27,12 +27,17 @@ from .base import ComponentState, ErrorCallback, TrickleComponent, setup_asyncio
 from .fps_meter import FPSMeter
 from .frames import AudioFrame, AudioOutput, VideoFrame, VideoOutput
 from .publisher import TricklePublisher
+# Upstream's module namespace, for code that patches these names here; the engine does their work.
+from .cache import LastValueCache  # noqa: F401
+from .decoder import DEFAULT_MAX_FRAMERATE
+from .encoder import default_output_metadata  # noqa: F401
+from .frames import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from .frames import InputFrame, OutputFrame  # noqa: F401
+from .media import run_publish, run_subscribe  # noqa: F401
+from .subscriber import TrickleSubscriber  # noqa: F401
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WIDTH = 512
-DEFAULT_HEIGHT = 512
-DEFAULT_MAX_FRAMERATE = 24
 # How many decoded frames one wake-up takes from the engine at most (the rest on the next turn).
 INPUT_BATCH = 64
 # Error kinds the engine reports that are not errors of the stream for upstream.

@@ -25,7 +25,7 @@ try:
 except ImportError:  # only the aiohttp-specific features need it
     web = None
 
-from .api import StreamParamsUpdateRequest, StreamStartRequest
+from .api import HardwareInformation, HardwareStats, StreamParamsUpdateRequest, StreamStartRequest, Version  # noqa: F401
 from .client import TrickleClient
 from .frame_overlay import OverlayConfig
 from .frame_processor import FrameProcessor
