@@ -294,7 +294,7 @@ class TrickleProtocol(TrickleComponent):
         """Every decoded frame, in order, until the input ends (then the stream drains) or
         ``done``/shutdown is set."""
         while not done.is_set() and not self.shutdown_event.is_set():
-            if self._inputs:
+            if self._inputs or self._take_from_subscribe_queue():
                 frame = self._inputs.popleft()
                 if isinstance(frame, VideoFrame):
                     self.fps_meter.record_ingress_video_frame()
@@ -311,6 +311,20 @@ class TrickleProtocol(TrickleComponent):
                 await asyncio.wait_for(self._input_wakeup.wait(), 0.1)
             except asyncio.TimeoutError:
                 pass
+
+    def _take_from_subscribe_queue(self) -> bool:
+        """Frames put into subscribe_queue by hand (upstream's ingress queue) are handed out too."""
+        q = self.subscribe_queue
+        if q is None or q.empty():
+            return False
+        try:
+            frame = q.get_nowait()
+        except queue.Empty:
+            return False
+        if isinstance(frame, (VideoFrame, AudioFrame)):
+            self._inputs.append(frame)
+            return True
+        return False
 
     async def egress_loop(self, output_frames: AsyncIterator[Any]) -> None:
         try:
