@@ -4,7 +4,9 @@
 // report, go on or end cleanly, and wind down.
 
 #include <atomic>
+#include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include <boost/test/unit_test.hpp>
 
@@ -61,7 +63,8 @@ struct StreamRun {
 // Publishes `input` (one element per segment) into `in`, runs the pipeline until it ends by
 // itself, and collects what it published into `out`.
 StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Bytes> input,
-                     std::function<void(StreamPipelineOptions&)> adjust = {}) {
+                     std::function<void(StreamPipelineOptions&)> adjust = {},
+                     std::function<void(std::shared_ptr<StreamPipeline>)> started = {}) {
   StreamRun run;
   run_async([&]() -> net::awaitable<void> {
     auto executor = co_await asio::this_coro::executor;
@@ -82,6 +85,7 @@ StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Byte
         executor, processor, options,
         [&](std::string_view kind, std::string_view) { run.errors.emplace_back(kind); });
     pipeline->start();
+    if (started) started(pipeline);
 
     TaskGroup tasks(executor);
     // Named, so the coroutine's captures outlive the statement that starts it.
@@ -139,6 +143,72 @@ BOOST_AUTO_TEST_CASE(passthrough_publishes_every_frame_with_its_timestamp) {
   BOOST_TEST(processor->start_params == (Json{{"k", "v"}}));
   BOOST_TEST(processor->stopped.load());
   BOOST_TEST((run.errors == std::vector<std::string>{"subscription_ended"}));
+}
+
+// The Python package's mode: no processing thread; an owner thread takes the decoded frames when
+// told there may be some and hands results back, waiting only while the encoder is full.
+BOOST_AUTO_TEST_CASE(external_processing_hands_every_frame_to_the_owner_and_back) {
+  std::mutex mutex;
+  std::condition_variable wake;
+  int wakeups = 0;
+  std::atomic<int> video_taken{0}, audio_taken{0}, full_waits{0};
+  std::thread owner;
+  auto run = run_stream(
+      nullptr, clip_segments(),
+      [&](StreamPipelineOptions& o) {
+        o.external_processing = true;
+        o.output_queue_size = 2;  // small, so the owner meets a full encoder queue
+        o.on_input_ready = [&] {
+          {
+            std::lock_guard lock(mutex);
+            ++wakeups;
+          }
+          wake.notify_one();
+        };
+      },
+      [&](std::shared_ptr<StreamPipeline> pipeline) {
+        owner = std::thread([&, pipeline] {
+          for (;;) {
+            bool ended = false;
+            auto item = pipeline->try_pop_input(&ended);
+            if (!item) {
+              if (ended) break;
+              std::unique_lock lock(mutex);
+              wake.wait_for(lock, 50ms, [&] { return wakeups > 0; });
+              wakeups = 0;
+              continue;
+            }
+            auto hand_back = [&](auto& frame) {
+              while (!pipeline->push_output(frame)) {
+                if (pipeline->output_closed()) return;
+                ++full_waits;
+                pipeline->wait_output_room();
+              }
+            };
+            if (auto* video = std::get_if<VideoFrame>(&*item)) {
+              ++video_taken;
+              hand_back(*video);
+            } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
+              ++audio_taken;
+              hand_back(*audio);
+            }
+          }
+          pipeline->finish_output();
+        });
+      });
+  if (owner.joinable()) owner.join();
+  BOOST_REQUIRE(run.finished);
+  TempDir dir;
+  write_bytes(dir.path() / "out.ts", run.output);
+  const auto input = summarize(clips().video_audio);
+  const auto output = summarize(dir.path() / "out.ts");
+  BOOST_TEST(video_taken.load() == static_cast<int>(input.video_frame_hashes.size()));
+  BOOST_TEST(output.video_frame_hashes.size() == input.video_frame_hashes.size());
+  BOOST_TEST(audio_taken.load() > 0);
+  BOOST_TEST(output.audio_frames > 0);
+  BOOST_TEST(full_waits.load() > 0);  // the owner did wait for the encoder at least once
+  BOOST_TEST(stat(run.stats, "processor", "video_processed") == video_taken.load());
+  BOOST_TEST(run.stats["latency_ms"]["demux_to_encoded"]["count"].get<std::int64_t>() == video_taken.load());
 }
 
 BOOST_AUTO_TEST_CASE(garbage_input_ends_the_stream_with_a_decode_error) {
