@@ -371,10 +371,16 @@ class StreamServer:
             await client.stop()
             task, self._client_task = self._client_task, None
             if task is not None:
+                # The client winds down by itself (the engine flushes what it encoded); a client
+                # that does not within 5 s is cancelled, as upstream cancels it at once.
                 try:
-                    await asyncio.wait_for(task, timeout=15.0)
+                    await asyncio.wait_for(asyncio.shield(task), timeout=5.0)
                 except asyncio.TimeoutError:
                     task.cancel()
+                    try:
+                        await task
+                    except (asyncio.CancelledError, Exception):  # noqa: BLE001
+                        pass
                 except asyncio.CancelledError:
                     pass
             self.current_client = None
