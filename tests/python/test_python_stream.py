@@ -153,8 +153,9 @@ async def test_handlers_params_and_control_channel_change_the_output(relay, tric
         assert {"prompt": "via control"} in handlers.seen
         assert {"strength": 0, "prompt": "none"} in handlers.seen
         frames = count_video_frames(out)
-        # A busy machine may make the tint fall behind: upstream's skipper then trims the backlog.
-        assert FRAMES - 15 <= frames <= FRAMES
+        # A busy machine may make the tint fall behind: upstream's skipper then trims the backlog
+        # (the passthrough tests check exact counts; this one checks what the updates did).
+        assert 0.75 * FRAMES <= frames <= FRAMES
 
         def green_minus_red(path, index):
             r, g, _ = frame_means(path, index)
