@@ -12,33 +12,18 @@ import math
 import os
 import subprocess
 import sys
-import types
-import warnings
 from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
 REPO = Path(__file__).resolve().parents[3]
-PACKAGE_DIR = REPO / "python" / "pytrickle"
 UPSTREAM_PYTHON = REPO / ".venv-upstream" / "bin" / "python"
 
 
-def _load(module: str):
-    """pytrickle.<module>; without running the package __init__ if that cannot be imported."""
-    try:
-        return importlib.import_module(f"pytrickle.{module}")
-    except Exception as exc:  # the package __init__ is not importable (yet)
-        warnings.warn(f"import pytrickle.{module} failed ({exc!r}); loading it in isolation")
-        name = "_pytrickle_isolated"
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [str(PACKAGE_DIR)]
-            sys.modules[name] = pkg
-        return importlib.import_module(f"{name}.{module}")
 
 
-api = _load("api")
+api = importlib.import_module("pytrickle.api")
 StreamStartRequest = api.StreamStartRequest
 StreamParamsUpdateRequest = api.StreamParamsUpdateRequest
 

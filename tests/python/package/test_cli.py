@@ -9,33 +9,19 @@ import os
 import re
 import subprocess
 import sys
-import types
-import warnings
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[3]
-PACKAGE_DIR = REPO / "python" / "pytrickle"
 UPSTREAM_PYTHON = REPO / ".venv-upstream" / "bin" / "python"
 TEMPLATES = ["grayscale_chipmunk", "overlay", "passthrough", "process_video"]
 GREEN, RED, RESET = "\033[92m", "\033[91m", "\033[0m"
 
 
-def _load(module: str):
-    try:
-        return importlib.import_module(f"pytrickle.{module}")
-    except Exception as exc:
-        warnings.warn(f"import pytrickle.{module} failed ({exc!r}); loading it in isolation")
-        name = "_pytrickle_isolated"
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [str(PACKAGE_DIR)]
-            sys.modules[name] = pkg
-        return importlib.import_module(f"{name}.{module}")
 
 
-cli = _load("cli")
+cli = importlib.import_module("pytrickle.cli")
 
 
 def run_cli(capsys, *argv):

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
 from fractions import Fraction
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from upstream_runner import run_upstream
 import torch
 
 from pytrickle import frame_overlay as fo
@@ -23,8 +20,6 @@ from pytrickle.frame_overlay import (
 )
 from pytrickle.frames import VideoFrame
 
-REPO = Path(__file__).resolve().parents[3]
-UPSTREAM_PY = REPO / ".venv-upstream" / "bin" / "python"
 
 BG = [30 / 255] * 3
 PANEL = [20 / 255] * 3
@@ -167,8 +162,6 @@ def test_broken_opencv_raises_runtime_error(monkeypatch):
 @needs_cv2
 @pytest.mark.upstream
 def test_render_matches_upstream(tmp_path):
-    if not UPSTREAM_PY.exists() or (REPO / ".venv-upstream" / "UNAVAILABLE").exists():
-        pytest.skip("upstream venv (.venv-upstream) not available")
     cases = [((1, 512, 512, 3), "Loading...", 0, None),
              ((1, 360, 640, 3), "Warming up model", 7, None),
              ((3, 120, 200), "Hi", 3, 0.37),
@@ -184,10 +177,7 @@ for i, (shape, msg, counter, prog) in enumerate({cases!r}):
     np.save({str(tmp_path)!r} + f"/up{{i}}.npy", out.tensor.numpy())
 print("[]")
 """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(UPSTREAM_PY), "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env, cwd="/")
-    assert proc.returncode == 0, proc.stderr
+    run_upstream(code)
     for i, (shape, msg, counter, prog) in enumerate(cases):
         mine = build_frame_overlay(original_frame=frame(shape), message=msg, frame_counter=counter,
                                    progress=prog).tensor.numpy()

@@ -5,12 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import subprocess
 from dataclasses import fields
-from pathlib import Path
 
 import pytest
+from upstream_runner import run_upstream
 
 from pytrickle.frame_skipper import (
     AdaptiveFrameSkipper,
@@ -18,18 +16,8 @@ from pytrickle.frame_skipper import (
     FrameSkipConfig,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-UPSTREAM_PY = REPO / ".venv-upstream" / "bin" / "python"
 
 
-def run_upstream(code: str):
-    if not UPSTREAM_PY.exists() or (REPO / ".venv-upstream" / "UNAVAILABLE").exists():
-        pytest.skip("upstream venv (.venv-upstream) not available")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(UPSTREAM_PY), "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env, cwd="/")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 class FakeMeter:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from fractions import Fraction
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from upstream_runner import run_upstream
 import torch
 
 from pytrickle import frames
@@ -27,19 +25,8 @@ from pytrickle.frames import (
     VideoOutput,
 )
 
-REPO = Path(__file__).resolve().parents[3]
-UPSTREAM_PY = REPO / ".venv-upstream" / "bin" / "python"
 
 
-def run_upstream(code: str):
-    """Run ``code`` with upstream PyTrickle; its last stdout line is parsed as JSON."""
-    if not UPSTREAM_PY.exists() or (REPO / ".venv-upstream" / "UNAVAILABLE").exists():
-        pytest.skip("upstream venv (.venv-upstream) not available")
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([str(UPSTREAM_PY), "-c", code], capture_output=True, text=True,
-                          timeout=120, env=env, cwd="/")
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def fake_av_audio(samples: np.ndarray, nb: int, fmt="fltp", rate=48000, layout="stereo", pts=900,

@@ -4,32 +4,17 @@ from __future__ import annotations
 
 import importlib
 import logging
-import sys
 import types
-import warnings
-from pathlib import Path
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parents[3] / "python" / "pytrickle"
 
 
-def _load(module: str):
-    try:
-        return importlib.import_module(f"pytrickle.{module}")
-    except Exception as exc:
-        warnings.warn(f"import pytrickle.{module} failed ({exc!r}); loading it in isolation")
-        name = "_pytrickle_isolated"
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [str(PACKAGE_DIR)]
-            sys.modules[name] = pkg
-        return importlib.import_module(f"{name}.{module}")
 
 
-hardware = _load("utils.hardware")
+hardware = importlib.import_module("pytrickle.utils.hardware")
 
 
 def _nvml_really_works() -> bool:

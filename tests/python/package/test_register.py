@@ -9,34 +9,18 @@ import logging
 import shutil
 import ssl
 import subprocess
-import sys
 import threading
 import time
-import types
-import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import ParseResult, urlparse
 
 import pytest
 
-PACKAGE_DIR = Path(__file__).resolve().parents[3] / "python" / "pytrickle"
 
 
-def _load(module: str):
-    try:
-        return importlib.import_module(f"pytrickle.{module}")
-    except Exception as exc:
-        warnings.warn(f"import pytrickle.{module} failed ({exc!r}); loading it in isolation")
-        name = "_pytrickle_isolated"
-        if name not in sys.modules:
-            pkg = types.ModuleType(name)
-            pkg.__path__ = [str(PACKAGE_DIR)]
-            sys.modules[name] = pkg
-        return importlib.import_module(f"{name}.{module}")
 
 
-register = _load("utils.register")
+register = importlib.import_module("pytrickle.utils.register")
 RegisterCapability = register.RegisterCapability
 
 ENV_VARS = ("ORCH_URL", "ORCH_SECRET", "CAPABILITY_NAME", "CAPABILITY_DESCRIPTION", "CAPABILITY_URL",
