@@ -54,17 +54,16 @@ def make_clip(path: Path, seconds: int) -> None:
          "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", str(path)], check=True)
 
 
-def record_output(host: str, port: int, channel: str, out: Path, clock: VideoFrameClock, stop: threading.Event) -> None:
-    """Reads the output channel to a file, stamping each video frame as it arrives."""
-    with open(out, "wb") as sink:
-        original_feed = clock.feed
+class RecordingClock(VideoFrameClock):
+    """Stamps each video frame as it arrives and writes the bytes to a file."""
 
-        def feed(data: bytes, now: float) -> None:
-            sink.write(data)
-            original_feed(data, now)
+    def __init__(self, sink) -> None:
+        super().__init__()
+        self.sink = sink
 
-        clock.feed = feed  # type: ignore[method-assign]
-        probe_channel(host, port, channel, clock, stop)
+    def feed(self, data: bytes, now: float) -> None:
+        self.sink.write(data)
+        super().feed(data, now)
 
 
 async def run(args) -> int:
@@ -96,10 +95,11 @@ async def run(args) -> int:
     step(f"POST /stream/start -> {answer['status']}: {answer['message']}")
 
     stop = threading.Event()
-    input_clock, output_clock = VideoFrameClock(), VideoFrameClock()
+    sink = open(output, "wb")
+    input_clock, output_clock = VideoFrameClock(), RecordingClock(sink)
     readers = [threading.Thread(target=probe_channel, args=("127.0.0.1", relay.port, "in", input_clock, stop),
                                 daemon=True),
-               threading.Thread(target=record_output, args=("127.0.0.1", relay.port, "out", output, output_clock, stop),
+               threading.Thread(target=probe_channel, args=("127.0.0.1", relay.port, "out", output_clock, stop),
                                 daemon=True)]
     for reader in readers:
         reader.start()
@@ -121,6 +121,7 @@ async def run(args) -> int:
     for reader in readers[1:]:
         await asyncio.to_thread(reader.join, 30)
     stop.set()
+    sink.close()
     status = await asyncio.to_thread(rest, "GET", api + "/stream/status")
     await server.stop()
     if server._runner is not None:

@@ -188,7 +188,7 @@ class AudioFrame(InputFrame):
         timestamp: int,
         time_base,
     ) -> "AudioFrame":
-        """Assemble a frame from already-decoded values (used by the native engine)."""
+        """Assemble a frame from already-decoded values (the native engine, from_tensor)."""
         built = cls.__new__(cls)
         built.samples = samples
         built.nb_samples = nb_samples
@@ -262,17 +262,7 @@ class AudioFrame(InputFrame):
             else:
                 data = data.squeeze(0)
 
-        built = cls.__new__(cls)
-        built.samples = data
-        built.nb_samples = _count_samples(data)
-        built.format = format
-        built.rate = sample_rate
-        built.layout = layout
-        built.timestamp = timestamp
-        built.time_base = time_base
-        built.log_timestamps = {}
-        built.side_data = SideData()
-        return built
+        return cls._from_native(data, _count_samples(data), format, sample_rate, layout, timestamp, time_base)
 
     def to_av_frame(self) -> "av.AudioFrame":
         """Convert to a PyAV audio frame; falls back to 1024 silent s16 samples on failure."""

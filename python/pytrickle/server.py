@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
 
@@ -48,8 +49,6 @@ class RouteConfig:
 
 
 def _now_ms() -> int:
-    import time
-
     return int(time.time() * 1000)
 
 

@@ -123,17 +123,8 @@ class HardwareInfo:
 
     def get_gpu_compute_info(self) -> Dict[int, GPUComputeInfo]:
         """Identity, memory and compute capability of every GPU."""
-        return {
-            index: GPUComputeInfo(
-                id=info.id,
-                name=info.name,
-                memory_total=info.memory_total,
-                memory_free=info.memory_free,
-                major=info.major,
-                minor=info.minor,
-            )
-            for index, info in self.get_cuda_info().items()
-        }
+        # The per-GPU record holds every field; each view keeps its own (pydantic drops the rest).
+        return {index: GPUComputeInfo.model_validate(info.model_dump()) for index, info in self.get_cuda_info().items()}
 
     def log_gpu_compute_info(self):
         """Log one line per GPU (or that there is none)."""
@@ -147,14 +138,5 @@ class HardwareInfo:
 
     def get_gpu_utilization_stats(self) -> Dict[int, GPUUtilizationInfo]:
         """Identity, memory and current utilisation of every GPU."""
-        return {
-            index: GPUUtilizationInfo(
-                id=info.id,
-                name=info.name,
-                memory_total=info.memory_total,
-                memory_free=info.memory_free,
-                utilization_compute=info.utilization_compute,
-                utilization_memory=info.utilization_memory,
-            )
-            for index, info in self.get_cuda_info().items()
-        }
+        return {index: GPUUtilizationInfo.model_validate(info.model_dump())
+                for index, info in self.get_cuda_info().items()}
