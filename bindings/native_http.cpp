@@ -1,18 +1,13 @@
 #include "native_http.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 #include <deque>
-#include <future>
 #include <map>
 #include <mutex>
 
 #include <pybind11/stl.h>
 
 #include "io_runtime.hpp"
+#include "wakeup_fd.hpp"
 #include "trickle/net/async_signal.hpp"
 #include "trickle/net/http_server.hpp"
 
@@ -36,14 +31,6 @@ struct Pending {
 };
 
 struct Inbox {
-  Inbox() : fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  }
-  ~Inbox() { ::close(fd); }
-  void wake() const {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);
-  }
 
   struct Request {
     std::uint64_t id;
@@ -52,7 +39,7 @@ struct Inbox {
     std::string body;
     bool too_large;
   };
-  int fd;
+  WakeupFd wakeup;
   std::mutex mutex;
   std::deque<Request> requests;
 };
@@ -63,7 +50,7 @@ class NativeHttpServer {
       : inbox_(std::make_shared<Inbox>()), max_body_bytes_(max_body_bytes) {
     auto state = std::make_shared<State>();
     state_ = state;
-    std::packaged_task<std::string()> open([&, state] {
+    auto error = run_on_io([&, state] {
       state->server = std::make_unique<net::HttpServer>(
           io_executor(), [state, inbox = inbox_, limit = max_body_bytes_](net::ServerRequest& request,
                                                                           net::ServerResponse& response) {
@@ -74,13 +61,6 @@ class NativeHttpServer {
       state->server->start();
       return std::string();
     });
-    auto opened = open.get_future();
-    asio::post(io_executor(), [&open] { open(); });
-    std::string error;
-    {
-      py::gil_scoped_release release;
-      error = opened.get();
-    }
     if (!error.empty()) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + error);
     port_ = state->server->port();
   }
@@ -88,12 +68,11 @@ class NativeHttpServer {
   ~NativeHttpServer() { stop(); }
 
   int port() const { return port_; }
-  int fileno() const { return inbox_->fd; }
+  int fileno() const { return inbox_->wakeup.fd(); }
 
   // [(id, method, target, [(name, value)], body, too_large)]
   py::list pop_requests() {
-    std::uint64_t count;
-    [[maybe_unused]] auto drained = ::read(inbox_->fd, &count, sizeof count);
+    inbox_->wakeup.drain();
     std::deque<Inbox::Request> taken;
     {
       std::lock_guard lock(inbox_->mutex);
@@ -120,16 +99,12 @@ class NativeHttpServer {
   void stop() {
     if (!state_) return;
     auto state = std::move(state_);
-    std::packaged_task<int()> close([state] {
+    run_on_io([state] {
       state->stopping = true;
       if (state->server) state->server->stop();
       for (auto& [id, pending] : state->pending) pending->answered.notify_all();
       return 0;
     });
-    auto closed = close.get_future();
-    asio::post(io_executor(), [&close] { close(); });
-    py::gil_scoped_release release;
-    closed.get();
     asio::post(io_executor(), [state = std::move(state)] {});  // released on its own thread
   }
 
@@ -165,7 +140,7 @@ class NativeHttpServer {
       std::lock_guard lock(inbox->mutex);
       inbox->requests.push_back(std::move(item));
     }
-    inbox->wake();
+    inbox->wakeup.wake();
     while (!pending->answer && !state->stopping) co_await pending->answered.wait_for(1s);
     state->pending.erase(id);
     if (!pending->answer) co_return;

@@ -1,7 +1,5 @@
 #include "native_relay.hpp"
 
-#include <future>
-
 #include "io_runtime.hpp"
 #include "trickle/protocol/relay_server.hpp"
 
@@ -10,24 +8,13 @@ namespace py = pybind11;
 namespace trickle::python {
 namespace {
 
-// Runs `work` on the io thread and waits (without the GIL) for its result.
-template <typename Work>
-auto on_io_and_wait(Work work) {
-  using Result = decltype(work());
-  std::packaged_task<Result()> task(std::move(work));
-  auto result = task.get_future();
-  asio::post(io_executor(), [&task] { task(); });
-  py::gil_scoped_release release;
-  return result.get();
-}
-
 class NativeRelay {
  public:
   NativeRelay(const std::string& host, int port, bool autocreate) {
     protocol::RelayOptions options;
     options.autocreate = autocreate;
     auto relay = std::make_shared<protocol::RelayServer>(io_executor(), options);
-    auto error = on_io_and_wait([&]() -> std::string {
+    auto error = run_on_io([&]() -> std::string {
       auto listening = relay->listen(host, static_cast<std::uint16_t>(port));
       if (!listening) return listening.error().message;
       relay->start();
@@ -43,7 +30,7 @@ class NativeRelay {
   void stop() {
     if (!relay_) return;
     auto relay = std::move(relay_);
-    on_io_and_wait([relay] {
+    run_on_io([relay] {
       relay->stop();
       return 0;
     });
@@ -53,14 +40,14 @@ class NativeRelay {
 
   // What a gateway does before handing URLs to a worker (a GET on an unknown channel is 404).
   void create_channel(const std::string& name, const std::string& mime_type) {
-    on_io_and_wait([&] {
+    run_on_io([&] {
       relay_->create_channel(name, mime_type);
       return 0;
     });
   }
 
   bool close_channel(const std::string& name) {
-    return on_io_and_wait([&] { return relay_->close_channel(name); });
+    return run_on_io([&] { return relay_->close_channel(name); });
   }
 
  private:

@@ -1,9 +1,5 @@
 #include "native_stream.hpp"
 
-#include <sys/eventfd.h>
-#include <unistd.h>
-
-#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
@@ -18,6 +14,7 @@ extern "C" {
 
 #include "dlpack_capsule.hpp"
 #include "io_runtime.hpp"
+#include "wakeup_fd.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
 
 namespace py = pybind11;
@@ -28,22 +25,7 @@ namespace {
 // What the engine's threads hand to Python, and the eventfd that says so. Shared with the
 // pipeline's callbacks, which may outlive the NativeStream object.
 struct Mailbox {
-  Mailbox() : fd(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + std::strerror(errno));
-  }
-  ~Mailbox() { ::close(fd); }
-
-  void wake() const {
-    const std::uint64_t one = 1;
-    [[maybe_unused]] auto written = ::write(fd, &one, sizeof one);  // EAGAIN: already awake
-  }
-
-  void drain() const {
-    std::uint64_t count;
-    [[maybe_unused]] auto read = ::read(fd, &count, sizeof count);
-  }
-
-  int fd;
+  WakeupFd wakeup;
   std::mutex mutex;
   std::condition_variable finished_changed;
   std::deque<std::string> controls;  // control-channel messages, JSON text
@@ -141,7 +123,7 @@ class NativeStream {
     o.overlay.enabled = false;
     o.external_processing = true;
     o.on_input_ready = [mailbox = std::weak_ptr<Mailbox>(mailbox_)] {
-      if (auto m = mailbox.lock()) m->wake();
+      if (auto m = mailbox.lock()) m->wakeup.wake();
     };
     o.on_control = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](Json params) {
       auto m = mailbox.lock();
@@ -150,7 +132,7 @@ class NativeStream {
         std::lock_guard lock(m->mutex);
         m->controls.push_back(python_json_dumps(params));
       }
-      m->wake();
+      m->wakeup.wake();
     };
     auto on_error = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](std::string_view kind, std::string_view message) {
       auto m = mailbox.lock();
@@ -159,7 +141,7 @@ class NativeStream {
         std::lock_guard lock(m->mutex);
         m->errors.emplace_back(std::string(kind), std::string(message));
       }
-      m->wake();
+      m->wakeup.wake();
     };
     pipeline_ = std::make_shared<StreamPipeline>(io_executor(), nullptr, std::move(o), std::move(on_error));
   }
@@ -179,15 +161,15 @@ class NativeStream {
               mailbox->finished = true;
             }
             mailbox->finished_changed.notify_all();
-            mailbox->wake();
+            mailbox->wakeup.wake();
           });
     });
   }
 
   void stop() { pipeline_->stop(); }
 
-  int fileno() const { return mailbox_->fd; }
-  void drain_wakeup() const { mailbox_->drain(); }
+  int fileno() const { return mailbox_->wakeup.fd(); }
+  void drain_wakeup() const { mailbox_->wakeup.drain(); }
 
   // Up to `limit` inputs: ("video", capsule, pts, tb_num, tb_den) or ("audio", samples,
   // nb_samples, format, rate, layout, pts, tb_num, tb_den); and whether the input is over.
