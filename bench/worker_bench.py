@@ -447,6 +447,10 @@ class Bench:
         result["output_fps"] = ((len(arrivals_out) - 1) / (arrivals_out[-1] - arrivals_out[0])
                                 if len(arrivals_out) > 1 and arrivals_out[-1] > arrivals_out[0] else None)
         result["external_latency"] = frame_latencies(input_clock, output_clock, round(CLIP_FPS * speed * 2))
+        if self.args.keep:
+            # Frame-by-frame arrivals, for finding which frames make the tail.
+            (self.workdir / f"arrivals-{self.attempt}.json").write_text(
+                json.dumps({"speed": speed, "in": arrivals_in, "out": arrivals_out}))
         return result
 
 

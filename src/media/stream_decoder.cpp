@@ -1,5 +1,7 @@
 #include "trickle/media/stream_decoder.hpp"
 
+#include "trickle/media/whole_frame_packets.hpp"
+
 #include <cstring>
 #include <optional>
 
@@ -321,6 +323,10 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
   if (callbacks_.on_metadata) {
     callbacks_.on_metadata(metadata);
   }
+  std::optional<WholeFramePackets> whole_frames;
+  if (video_decoder && options_.whole_frame_pes) {
+    whole_frames.emplace(context, *context.streams[video_stream->index], *video_decoder);
+  }
 
   VideoFrameConverter converter(options_.video, options_.tensor_pool_idle_buffers);
   TensorPool audio_pool(options_.tensor_pool_idle_buffers);
@@ -379,6 +385,23 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
     }
   };
 
+  auto send_and_receive = [&](const AVPacket& to_send,
+                              bool is_video) -> tl::expected<void, MediaError> {
+    AVCodecContext& decoder = is_video ? *video_decoder : *audio_decoder;
+    if (is_video) {
+      ++stats_.video_packets;
+      limiter.set_max_fps(options_.max_framerate ? options_.max_framerate() : 24);
+    } else {
+      ++stats_.audio_packets;
+    }
+    if (avcodec_send_packet(&decoder, &to_send) < 0) {
+      // A damaged packet (joining mid-GOP, a lost segment) costs that packet, not the stream.
+      ++stats_.decode_errors;
+      return {};
+    }
+    return receive_frames(decoder, is_video);
+  };
+
   for (;;) {
     if (stop_requested_.load()) {
       return tl::unexpected(media_error_from_av(AVERROR_EXIT, "decoding stopped"));
@@ -404,20 +427,22 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
       ++stats_.packets_without_dts;
       continue;
     }
-    AVCodecContext& decoder = is_video ? *video_decoder : *audio_decoder;
-    if (is_video) {
-      ++stats_.video_packets;
-      limiter.set_max_fps(options_.max_framerate ? options_.max_framerate() : 24);
-    } else {
-      ++stats_.audio_packets;
+    if (is_video && whole_frames) {
+      if (AvPacketPtr held = whole_frames->take_if_before(*packet)) {
+        if (auto sent = send_and_receive(*held, true); !sent) {
+          return sent;
+        }
+      }
     }
-    if (avcodec_send_packet(&decoder, packet.get()) < 0) {
-      // A damaged packet (joining mid-GOP, a lost segment) costs that packet, not the stream.
-      ++stats_.decode_errors;
-      continue;
+    if (auto sent = send_and_receive(*packet, is_video); !sent) {
+      return sent;
     }
-    if (auto received = receive_frames(decoder, is_video); !received) {
-      return received;
+  }
+  if (whole_frames) {
+    if (AvPacketPtr held = whole_frames->take()) {
+      if (auto sent = send_and_receive(*held, true); !sent) {
+        return sent;
+      }
     }
   }
 

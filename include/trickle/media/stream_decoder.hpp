@@ -42,6 +42,10 @@ struct StreamDecoderOptions {
   // in real time the first frame came out 0.8 s after its bytes). Codec parameters come from the
   // first key frame anyway; <= 0 keeps libav's default. Files (run(url)) always use the default.
   double probe_seconds = 0.2;
+  // MPEG-TS input, H.264/HEVC: decode each PES as one whole frame instead of waiting for the
+  // parser to see the next frame start (see whole_frame_packets.hpp). One frame less of latency;
+  // false restores libav's (and upstream's) framing for inputs that split frames across PES.
+  bool whole_frame_pes = true;
   std::size_t avio_buffer_bytes = 32 * 1024;
   std::size_t tensor_pool_idle_buffers = 8;
 };

@@ -567,6 +567,96 @@ BOOST_AUTO_TEST_CASE(byte_stream_of_segments_decodes_like_the_file) {
   BOOST_TEST(from_stream.metadata_calls == 1);
 }
 
+// Byte offsets of the TS packets that start a video PES (stream id 0xE0..0xEF), in order.
+std::vector<std::size_t> video_pes_starts(const std::vector<std::uint8_t>& ts) {
+  std::vector<std::size_t> starts;
+  for (std::size_t offset = 0; offset + 188 <= ts.size(); offset += 188) {
+    const std::uint8_t* packet = ts.data() + offset;
+    if (packet[0] != 0x47 || (packet[1] & 0x40) == 0) {
+      continue;
+    }
+    std::size_t payload = 4;
+    const int adaptation = (packet[3] >> 4) & 0x3;
+    if (adaptation == 2) {
+      continue;
+    }
+    if (adaptation == 3) {
+      payload += 1 + packet[4];
+    }
+    if (payload + 4 <= 188 && packet[payload] == 0 && packet[payload + 1] == 0 &&
+        packet[payload + 2] == 1 && (packet[payload + 3] & 0xF0) == 0xE0) {
+      starts.push_back(offset);
+    }
+  }
+  return starts;
+}
+
+// Our segments give every video PES its length, so the demuxer hands a frame out with its last
+// byte; with whole_frame_pes the frame is then decoded without waiting for the next one to start.
+// Without it, libav's H.264 parser holds each frame until the next frame's bytes come.
+BOOST_AUTO_TEST_CASE(each_frame_decodes_once_its_own_bytes_are_in) {
+  test::RecordingSink sink;
+  BOOST_REQUIRE(test::segment_file(test::clips().video_audio, sink).has_value());
+  std::vector<std::uint8_t> bytes;
+  for (const auto& segment : sink.segments) {
+    bytes.insert(bytes.end(), segment.bytes.begin(), segment.bytes.end());
+  }
+  const auto starts = video_pes_starts(bytes);
+  BOOST_REQUIRE_EQUAL(starts.size(), 150u);
+
+  // Number of frames delivered after the bytes up to (not including) video PES `until` are in,
+  // waiting at most `patience` for them.
+  auto feed_frame_by_frame = [&](bool whole_frame_pes, std::chrono::milliseconds patience) {
+    StreamDecoderOptions options = unlimited(64, 64);
+    options.whole_frame_pes = whole_frame_pes;
+    ByteStream stream(bytes.size());
+    std::atomic<std::size_t> delivered{0};
+    Decoded out;
+    StreamDecoder decoder(options, collecting(out, [&](const Frame&) { ++delivered; }));
+    auto running = std::async(std::launch::async, [&] { return decoder.run(stream); });
+    auto push_until = [&](std::size_t from, std::size_t to) {
+      return stream.push(std::vector<std::uint8_t>(bytes.begin() + static_cast<long>(from),
+                                                   bytes.begin() + static_cast<long>(to)));
+    };
+    auto wait_for = [&](std::size_t frames, std::chrono::milliseconds limit) {
+      const auto deadline = std::chrono::steady_clock::now() + limit;
+      while (delivered.load() < frames && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      return delivered.load();
+    };
+    // The first 30 frames in one go (the demuxer probes the stream's first 0.2 s).
+    BOOST_REQUIRE(push_until(0, starts[30]));
+    std::vector<std::size_t> counts;
+    counts.push_back(wait_for(whole_frame_pes ? 30 : 29, std::chrono::seconds(10)));
+    // Then one frame's bytes at a time.
+    for (std::size_t k = 30; k < 40; ++k) {
+      BOOST_REQUIRE(push_until(starts[k], starts[k + 1]));
+      counts.push_back(wait_for(k + 1, patience));
+    }
+    BOOST_REQUIRE(push_until(starts[40], bytes.size()));
+    stream.close();
+    BOOST_REQUIRE(running.wait_for(std::chrono::seconds(20)) == std::future_status::ready);
+    BOOST_REQUIRE(running.get().has_value());
+    return std::pair{counts, pts_of(out.video)};
+  };
+
+  const auto [whole_counts, whole_pts] = feed_frame_by_frame(true, std::chrono::seconds(10));
+  BOOST_TEST(whole_counts.front() == 30u);
+  for (std::size_t i = 1; i < whole_counts.size(); ++i) {
+    BOOST_TEST(whole_counts[i] == 30u + i);  // frame k out before a byte of frame k + 1 is in
+  }
+  // libav's own framing: each frame is one behind (no bytes of the next one, no frame).
+  const auto [parsed_counts, parsed_pts] =
+      feed_frame_by_frame(false, std::chrono::milliseconds(200));
+  for (std::size_t i = 0; i < parsed_counts.size(); ++i) {
+    BOOST_TEST(parsed_counts[i] == 30u + i - 1);
+  }
+  // Same frames either way, none lost where the parser was switched over.
+  BOOST_TEST(whole_pts.size() == 150u);
+  BOOST_TEST(whole_pts == parsed_pts, boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(abort_ends_a_waiting_decoder_quickly) {
   const auto bytes = test::read_bytes(test::clips().video_audio);
   ByteStream stream;
