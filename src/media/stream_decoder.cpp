@@ -6,9 +6,11 @@
 #include <optional>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 extern "C" {
 #include <libavutil/channel_layout.h>
+#include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 #include <libavutil/samplefmt.h>
 }
@@ -156,6 +158,43 @@ tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame,
   return out;
 }
 
+// libavcodec offers the formats it can decode to; with a CUDA device attached, CUDA surfaces.
+AVPixelFormat prefer_cuda_surfaces(AVCodecContext* context, const AVPixelFormat* formats) {
+  for (const AVPixelFormat* format = formats; *format != AV_PIX_FMT_NONE; ++format) {
+    if (*format == AV_PIX_FMT_CUDA) {
+      return *format;
+    }
+  }
+  return avcodec_default_get_format(context, formats);
+}
+
+// Attaches a CUDA device to a video decoder when the codec can use it; the reason when not.
+std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec) {
+  bool supported = false;
+  for (int i = 0;; ++i) {
+    const AVCodecHWConfig* config = avcodec_get_hw_config(&codec, i);
+    if (config == nullptr) {
+      break;
+    }
+    if (config->device_type == AV_HWDEVICE_TYPE_CUDA &&
+        (config->methods & AV_CODEC_HW_CONFIG_METHOD_HW_DEVICE_CTX) != 0) {
+      supported = true;
+      break;
+    }
+  }
+  if (!supported) {
+    return fmt::format("{} has no CUDA hwaccel in this FFmpeg", codec.name);
+  }
+  AVBufferRef* device = nullptr;
+  if (int ret = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, nullptr, nullptr, 0);
+      ret < 0) {
+    return media_error_from_av(ret, "cannot open a CUDA device").message;
+  }
+  context.hw_device_ctx = device;  // the context owns the reference now
+  context.get_format = prefer_cuda_surfaces;
+  return {};
+}
+
 tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream,
                                                          const StreamDecoderOptions& options) {
   const AVCodec* codec = avcodec_find_decoder(stream.codecpar->codec_id);
@@ -177,6 +216,15 @@ tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream,
     // threading off under LOW_DELAY, so asking for frame threads means giving the flag up.
     if (options.threading == DecoderThreading::slice) {
       context->flags |= AV_CODEC_FLAG_LOW_DELAY;
+    }
+    if (options.cuda_decode) {
+      if (std::string why_not = attach_cuda_device(*context, *codec); why_not.empty()) {
+        spdlog::info("video decoder: {} on the GPU (NVDEC through FFmpeg's CUDA hwaccel)",
+                     codec->name);
+      } else {
+        spdlog::warn("GPU decoding unavailable ({}): video decoder: {} on the CPU", why_not,
+                     codec->name);
+      }
     }
     switch (options.threading) {
       case DecoderThreading::slice:
@@ -310,6 +358,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
       return tl::unexpected(opened.error());
     }
     video_decoder = std::move(*opened);
+    stats_.video_decoded_on_gpu = video_decoder->hw_device_ctx != nullptr;
     metadata.video = video_metadata(*video_stream, *video_decoder, options_.video);
   }
   if (audio_stream != nullptr) {
@@ -332,8 +381,9 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
   TensorPool audio_pool(options_.tensor_pool_idle_buffers);
   MediaTimeLimiter limiter(24);
   AvFramePtr frame = make_av_frame();
+  AvFramePtr host_frame = make_av_frame();
   AvPacketPtr packet = make_av_packet();
-  if (!frame || !packet) {
+  if (!frame || !host_frame || !packet) {
     return tl::unexpected(media_error_from_av(AVERROR(ENOMEM), "cannot allocate a frame"));
   }
 
@@ -363,7 +413,18 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
           ++stats_.video_frames_dropped;
           continue;
         }
-        auto tensor = converter.convert(*frame);
+        const AVFrame* picture = frame.get();
+        if (frame->format == AV_PIX_FMT_CUDA) {
+          // An NVDEC surface: its NV12 comes to host memory for the CPU tensor path.
+          av_frame_unref(host_frame.get());
+          if (int ret = av_hwframe_transfer_data(host_frame.get(), frame.get(), 0); ret < 0) {
+            return tl::unexpected(media_error_from_av(ret, "cannot copy a GPU picture to the host"));
+          }
+          host_frame->color_range = frame->color_range;
+          host_frame->colorspace = frame->colorspace;
+          picture = host_frame.get();
+        }
+        auto tensor = converter.convert(*picture);
         if (!tensor) {
           return tl::unexpected(tensor.error());
         }

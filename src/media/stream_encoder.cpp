@@ -6,6 +6,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 extern "C" {
 #include <libavutil/opt.h>
@@ -56,6 +57,7 @@ struct StreamEncoder::Impl {
 
   tl::expected<void, MediaError> open(RgbSize first_frame);
   tl::expected<void, MediaError> open_video(int width, int height);
+  tl::expected<void, MediaError> open_video_encoder(const std::string& name, int width, int height);
   tl::expected<void, MediaError> open_audio();
   tl::expected<void, MediaError> drain(AVCodecContext& context, int stream_index);
   tl::expected<void, MediaError> encode_picture(RgbSize size, std::int64_t pts, bool key);
@@ -71,6 +73,7 @@ struct StreamEncoder::Impl {
   AvCodecContextPtr audio;
   std::optional<SegmentMuxer> muxer;
   std::unique_ptr<AudioRechunker> rechunker;
+  std::string video_encoder;  // the one that opened
   std::unique_ptr<SwsContext, SwsContextDeleter> scaler;
   AvPacketPtr packet = make_av_packet();
   std::vector<std::uint8_t> rgb;
@@ -87,10 +90,23 @@ struct StreamEncoder::Impl {
 };
 
 tl::expected<void, MediaError> StreamEncoder::Impl::open_video(int width, int height) {
-  const AVCodec* codec = avcodec_find_encoder_by_name(options.video_codec.c_str());
+  if (options.prefer_nvenc) {
+    auto hardware = open_video_encoder("h264_nvenc", width, height);
+    if (hardware) {
+      spdlog::info("video encoder: h264_nvenc (NVENC) at {}x{}", width, height);
+      return {};
+    }
+    spdlog::warn("NVENC unavailable ({}): video encoder: {} at {}x{}", hardware.error().message,
+                 options.video_codec, width, height);
+  }
+  return open_video_encoder(options.video_codec, width, height);
+}
+
+tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std::string& name,
+                                                                      int width, int height) {
+  const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO) {
-    return tl::unexpected(
-        media_error(fmt::format("no video encoder named '{}'", options.video_codec)));
+    return tl::unexpected(media_error(fmt::format("no video encoder named '{}'", name)));
   }
   video.reset(avcodec_alloc_context3(codec));
   if (!video) return tl::unexpected(media_error("out of memory for the video encoder"));
@@ -107,18 +123,29 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_video(int width, int he
   // forced every gop_seconds of media time, so every segment is exactly one GOP.
   video->gop_size = 1 << 30;
   AvDictionaryGuard settings;
-  if (options.video_codec == "libx264") {
+  if (name == "libx264") {
     av_dict_set(&settings.dictionary, "preset", "superfast", 0);
     av_dict_set(&settings.dictionary, "tune", "zerolatency", 0);
     av_dict_set(&settings.dictionary, "forced-idr", "1", 0);
     av_dict_set(&settings.dictionary, "x264-params", "scenecut=0", 0);
+  } else if (name == "h264_nvenc") {
+    // NVENC's low-latency path: fastest preset, ultra-low-latency tuning, no reordering delay,
+    // no look-ahead, constant quality near x264's CRF 23; forced key frames become IDRs.
+    av_dict_set(&settings.dictionary, "preset", "p1", 0);
+    av_dict_set(&settings.dictionary, "tune", "ull", 0);
+    av_dict_set(&settings.dictionary, "zerolatency", "1", 0);
+    av_dict_set(&settings.dictionary, "delay", "0", 0);
+    av_dict_set(&settings.dictionary, "rc", "vbr", 0);
+    av_dict_set(&settings.dictionary, "cq", "23", 0);
+    av_dict_set(&settings.dictionary, "forced-idr", "1", 0);
+    av_dict_set(&settings.dictionary, "no-scenecut", "1", 0);
   }
   if (int result = avcodec_open2(video.get(), codec, &settings.dictionary); result < 0) {
     video.reset();
     return tl::unexpected(media_error_from_av(
-        result, fmt::format("cannot open video encoder {} at {}x{}", options.video_codec, width,
-                            height)));
+        result, fmt::format("cannot open video encoder {} at {}x{}", name, width, height)));
   }
+  video_encoder = name;
   return {};
 }
 
@@ -294,6 +321,7 @@ StreamEncoder::~StreamEncoder() = default;
 const StreamEncoderStats& StreamEncoder::stats() const { return impl_->stats; }
 int StreamEncoder::width() const { return impl_->video ? impl_->video->width : 0; }
 int StreamEncoder::height() const { return impl_->video ? impl_->video->height : 0; }
+const std::string& StreamEncoder::video_encoder() const { return impl_->video_encoder; }
 
 tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor, std::int64_t pts,
                                                            AVRational time_base) {

@@ -46,6 +46,10 @@ struct StreamDecoderOptions {
   // parser to see the next frame start (see whole_frame_packets.hpp). One frame less of latency;
   // false restores libav's (and upstream's) framing for inputs that split frames across PES.
   bool whole_frame_pes = true;
+  // Decode video with NVDEC through FFmpeg's CUDA hwaccel where a CUDA device opens and the codec
+  // has it; otherwise on the CPU, with a log line saying why. Pictures come back to host memory
+  // before the tensor conversion, so the frames handed out are the same either way.
+  bool cuda_decode = false;
   std::size_t avio_buffer_bytes = 32 * 1024;
   std::size_t tensor_pool_idle_buffers = 8;
 };
@@ -65,6 +69,7 @@ struct StreamDecoderStats {
   std::int64_t video_frames_dropped = 0;  // by the frame-rate limit
   std::int64_t video_frames_delivered = 0;
   std::int64_t audio_frames_delivered = 0;
+  bool video_decoded_on_gpu = false;  // cuda_decode asked for and NVDEC opened
 };
 
 class StreamDecoder {

@@ -38,6 +38,10 @@ struct StreamEncoderOptions {
   // A key frame (and so a new segment) is forced when this much media time has passed since the
   // last forced one.
   double gop_seconds = 2.0;
+  // Try NVIDIA's hardware encoder first (h264_nvenc with low-latency settings: no B-frames, zero
+  // delay, IDR at every forced key frame); where it cannot open (no driver, no GPU, a build of
+  // FFmpeg without it) encode with video_codec instead. The log says which encoder runs.
+  bool prefer_nvenc = false;
 };
 
 struct StreamEncoderStats {
@@ -93,6 +97,8 @@ class StreamEncoder {
   // The output size, once the video stream exists; 0x0 before.
   int width() const;
   int height() const;
+  // The video encoder that opened ("libx264", "h264_nvenc"); empty before the first frame.
+  const std::string& video_encoder() const;
 
  private:
   struct Impl;

@@ -532,6 +532,31 @@ BOOST_AUTO_TEST_CASE(b_frames_and_threading_give_presentation_order) {
   }
 }
 
+// NVDEC where a GPU is (pictures copied back to the host), the CPU elsewhere with a log line:
+// the frames handed out are the same either way.
+BOOST_AUTO_TEST_CASE(cuda_decode_gives_the_same_frames_on_any_machine) {
+  StreamDecoderOptions options = unlimited(128, 128);
+  const Decoded cpu = decode_file(test::clips().video_audio, options);
+  options.cuda_decode = true;
+  const Decoded gpu = decode_file(test::clips().video_audio, options);
+  BOOST_REQUIRE(cpu.result.has_value());
+  BOOST_REQUIRE_MESSAGE(gpu.result, (gpu.result ? "" : gpu.result.error().message));
+  BOOST_TEST_MESSAGE("cuda_decode: decoded on the " << (gpu.stats.video_decoded_on_gpu ? "GPU" : "CPU"));
+  BOOST_TEST(!cpu.stats.video_decoded_on_gpu);
+  BOOST_REQUIRE_EQUAL(gpu.video.size(), cpu.video.size());
+  int max_difference = 0;
+  for (std::size_t i = 0; i < cpu.video.size(); ++i) {
+    BOOST_TEST(gpu.video[i].pts == cpu.video[i].pts);
+    for (std::size_t k = 0; k < cpu.video[i].levels.size(); ++k) {
+      max_difference = std::max(max_difference, std::abs(int{gpu.video[i].levels[k]} -
+                                                         int{cpu.video[i].levels[k]}));
+    }
+  }
+  // H.264 decoding is bit-exact; NV12 and yuv420p through swscale may round differently by one.
+  BOOST_TEST(max_difference <= (gpu.stats.video_decoded_on_gpu ? 2 : 0));
+  BOOST_TEST(gpu.audio.size() == cpu.audio.size());
+}
+
 BOOST_AUTO_TEST_CASE(byte_stream_of_segments_decodes_like_the_file) {
   TempDir dir;
   test::RecordingSink sink;

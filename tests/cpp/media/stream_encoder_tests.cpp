@@ -509,6 +509,39 @@ BOOST_AUTO_TEST_CASE(key_frames_every_gop_of_media_time_starting_at_pts_zero) {
   BOOST_CHECK_EQUAL(out.video[49].pts, 49 * 9000);
 }
 
+// Asking for NVENC where it cannot open (no GPU here; elsewhere it opens) still gives a stream:
+// the configured software encoder takes over, with the same segments and key frames.
+BOOST_AUTO_TEST_CASE(nvenc_preference_falls_back_to_the_software_encoder) {
+  TempDir dir;
+  RecordingSink sink;
+  StreamEncoderOptions options;
+  options.with_audio = false;
+  options.prefer_nvenc = true;
+  StreamEncoder encoder(options, sink);
+  BOOST_TEST(encoder.video_encoder().empty());
+  for (int i = 0; i < 30; ++i) {
+    BOOST_REQUIRE(encoder.encode_video(uint8_tensor(pattern(64, 48, 3, i), {48, 64, 3}), i, {1, 10}));
+  }
+  BOOST_REQUIRE(encoder.finish());
+  BOOST_TEST_MESSAGE("prefer_nvenc: encoded with " << encoder.video_encoder());
+  BOOST_TEST((encoder.video_encoder() == "h264_nvenc" || encoder.video_encoder() == "libx264"));
+  BOOST_CHECK_EQUAL(encoder.stats().key_frames_forced, 2);
+  BOOST_CHECK_EQUAL(sink.segments.size(), 2u);
+  const Output out = decode_sink(sink, dir, "nvenc.ts");
+  BOOST_REQUIRE_EQUAL(out.video.size(), 30u);
+  BOOST_CHECK_EQUAL(std::count(out.video_packet_keys.begin(), out.video_packet_keys.end(), true), 2);
+
+  // A software encoder that does not exist is still a clear error, NVENC preferred or not.
+  RecordingSink nowhere;
+  options.video_codec = "no_such_encoder";
+  StreamEncoder broken(options, nowhere);
+  auto result = broken.encode_video(uint8_tensor(pattern(64, 48, 3, 0), {48, 64, 3}), 0, {1, 10});
+  if (broken.video_encoder() != "h264_nvenc") {
+    BOOST_REQUIRE(!result.has_value());
+    BOOST_TEST(result.error().message.find("no_such_encoder") != std::string::npos);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(audio_before_first_video_is_buffered_then_flushed) {
   TempDir dir;
   RecordingSink sink;
