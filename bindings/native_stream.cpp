@@ -89,6 +89,22 @@ std::optional<double> optional_seconds(const py::object& value) {
   return value.cast<double>();
 }
 
+// torch's spelling: "cpu", "cuda", "cuda:N".
+Device parse_device(const std::string& text) {
+  if (text == "cpu") return Device::cpu();
+  if (text == "cuda") return Device::cuda(0);
+  if (text.rfind("cuda:", 0) == 0) {
+    try {
+      std::size_t used = 0;
+      const int index = std::stoi(text.substr(5), &used);
+      if (used == text.size() - 5 && index >= 0) return Device::cuda(index);
+    } catch (const std::exception&) {
+      // falls through to the error below
+    }
+  }
+  throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N', not '" + text + "'");
+}
+
 class NativeStream {
  public:
   NativeStream(const py::dict& config) : mailbox_(std::make_shared<Mailbox>()) {
@@ -113,6 +129,9 @@ class NativeStream {
     if (config.contains("send_data_interval")) o.send_data_interval = config["send_data_interval"].cast<double>();
     if (config.contains("uint8") && config["uint8"].cast<bool>()) o.video_dtype = DType::uint8;
     if (config.contains("batch_dim")) o.video_batch_dim = config["batch_dim"].cast<bool>();
+    if (config.contains("gpu_decode")) o.gpu_decode = config["gpu_decode"].cast<bool>();
+    if (config.contains("gpu_encode")) o.gpu_encode = config["gpu_encode"].cast<bool>();
+    if (config.contains("device") && !config["device"].is_none()) o.video_device = parse_device(get_str("device"));
     if (config.contains("video_queue_size")) o.video_queue_size = config["video_queue_size"].cast<std::size_t>();
     if (config.contains("audio_queue_size")) o.audio_queue_size = config["audio_queue_size"].cast<std::size_t>();
     if (config.contains("close_output_at_end")) o.close_output_at_end = config["close_output_at_end"].cast<bool>();

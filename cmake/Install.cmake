@@ -6,7 +6,7 @@ include(CMakePackageConfigHelpers)
 include(GNUInstallDirs)
 
 set(TRICKLE_CMAKE_DIR ${CMAKE_INSTALL_LIBDIR}/cmake/trickle)
-set(trickle_layers net protocol tensor media runtime api)
+set(trickle_layers net protocol tensor media gpu runtime api)
 foreach(layer ${trickle_layers})
   set_target_properties(trickle_${layer} PROPERTIES EXPORT_NAME ${layer})
 endforeach()

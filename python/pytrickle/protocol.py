@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import queue
 import time
 from collections import deque
@@ -67,6 +68,10 @@ def _encodable_video(tensor: Any) -> Any:
     if tensor.dtype not in (torch.float32, torch.uint8):
         tensor = tensor.to(torch.float32)
     return tensor
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def _audio_samples(samples: Any) -> np.ndarray:
@@ -148,6 +153,13 @@ class TrickleProtocol(TrickleComponent):
             "publisher_timeout": self.publisher_timeout,
             "heartbeat_interval": float(self.heartbeat_interval or 0),
         }
+        if _env_flag("PYTRICKLE_GPU"):
+            # NVDEC/NVENC for every stream of this process (a worker container's switch); each
+            # falls back to the CPU with a log line where the GPU cannot be used.
+            config["gpu_decode"] = config["gpu_encode"] = True
+        if os.environ.get("PYTRICKLE_DEVICE"):
+            # "cuda": frames reach the processor as CUDA tensors (NVDEC + our kernel, no host copy).
+            config["device"] = os.environ["PYTRICKLE_DEVICE"].strip()
         config.update(self.engine_options)
         native = load_native().NativeStream(config)
         self._native = native

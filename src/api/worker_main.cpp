@@ -15,7 +15,7 @@ int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor,
   CLI::App app(description);
   StreamServerOptions options;
   options.port = 8000;
-  bool uint8_frames = false, no_batch_dim = false;
+  bool uint8_frames = false, no_batch_dim = false, gpu = false, cuda_frames = false;
   std::string port_file;
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
@@ -26,6 +26,8 @@ int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor,
   app.add_option("--app-version", options.api.version, "What /app-version reports")->capture_default_str();
   app.add_flag("--uint8", uint8_frames, "Hand the processor uint8 frames instead of float32 in [0, 1]");
   app.add_flag("--no-batch-dim", no_batch_dim, "Hand the processor [H, W, 3] frames instead of [1, H, W, 3]");
+  app.add_flag("--gpu", gpu, "Decode with NVDEC and encode with NVENC where the GPU allows (else the CPU, logged)");
+  app.add_flag("--cuda-frames", cuda_frames, "Hand the processor CUDA tensors made on the GPU from NVDEC's pictures");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -33,6 +35,9 @@ int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor,
   }
   if (uint8_frames) options.api.stream_defaults.video_dtype = DType::uint8;
   options.api.stream_defaults.video_batch_dim = !no_batch_dim;
+  options.api.stream_defaults.gpu_decode = gpu;
+  options.api.stream_defaults.gpu_encode = gpu;
+  if (cuda_frames) options.api.stream_defaults.video_device = Device::cuda();
 
   StreamServer server(std::move(processor), options);
   auto port = server.listen();

@@ -168,8 +168,14 @@ AVPixelFormat prefer_cuda_surfaces(AVCodecContext* context, const AVPixelFormat*
   return avcodec_default_get_format(context, formats);
 }
 
+bool nv12_surface(const AVFrame& frame) {
+  return frame.hw_frames_ctx != nullptr &&
+         reinterpret_cast<const AVHWFramesContext*>(frame.hw_frames_ctx->data)->sw_format ==
+             AV_PIX_FMT_NV12;
+}
+
 // Attaches a CUDA device to a video decoder when the codec can use it; the reason when not.
-std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec) {
+std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec, int device_index) {
   bool supported = false;
   for (int i = 0;; ++i) {
     const AVCodecHWConfig* config = avcodec_get_hw_config(&codec, i);
@@ -186,7 +192,13 @@ std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec) {
     return fmt::format("{} has no CUDA hwaccel in this FFmpeg", codec.name);
   }
   AVBufferRef* device = nullptr;
-  if (int ret = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, nullptr, nullptr, 0);
+  // AV_CUDA_USE_PRIMARY_CONTEXT (hwcontext_cuda.h, which needs cuda.h): FFmpeg works in the
+  // device's primary context, the one the CUDA runtime (our kernels, torch) uses, so its surfaces
+  // can be read by our kernels.
+  constexpr int use_primary_context = 1 << 0;
+  const std::string device_name = std::to_string(device_index);
+  if (int ret = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, device_name.c_str(),
+                                       nullptr, use_primary_context);
       ret < 0) {
     return media_error_from_av(ret, "cannot open a CUDA device").message;
   }
@@ -218,7 +230,8 @@ tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream,
       context->flags |= AV_CODEC_FLAG_LOW_DELAY;
     }
     if (options.cuda_decode) {
-      if (std::string why_not = attach_cuda_device(*context, *codec); why_not.empty()) {
+      if (std::string why_not = attach_cuda_device(*context, *codec, options.cuda_device_index);
+          why_not.empty()) {
         spdlog::info("video decoder: {} on the GPU (NVDEC through FFmpeg's CUDA hwaccel)",
                      codec->name);
       } else {
@@ -387,6 +400,24 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
     return tl::unexpected(media_error_from_av(AVERROR(ENOMEM), "cannot allocate a frame"));
   }
 
+  // A decoded picture as the processor's tensor: on the GPU by gpu_picture when both are there,
+  // else on the CPU (an NVDEC surface copied to the host first).
+  auto video_tensor = [&](const AVFrame& decoded) -> tl::expected<Tensor, MediaError> {
+    if (decoded.format != AV_PIX_FMT_CUDA) {
+      return converter.convert(decoded);
+    }
+    if (options_.gpu_picture && nv12_surface(decoded)) {
+      return options_.gpu_picture(decoded);
+    }
+    av_frame_unref(host_frame.get());
+    if (int ret = av_hwframe_transfer_data(host_frame.get(), &decoded, 0); ret < 0) {
+      return tl::unexpected(media_error_from_av(ret, "cannot copy a GPU picture to the host"));
+    }
+    host_frame->color_range = decoded.color_range;
+    host_frame->colorspace = decoded.colorspace;
+    return converter.convert(*host_frame);
+  };
+
   auto packet_demuxed = std::chrono::steady_clock::now();
   // Pulls every frame the decoder has ready; EAGAIN/EOF simply mean "no more for now".
   auto receive_frames = [&](AVCodecContext& decoder,
@@ -413,18 +444,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
           ++stats_.video_frames_dropped;
           continue;
         }
-        const AVFrame* picture = frame.get();
-        if (frame->format == AV_PIX_FMT_CUDA) {
-          // An NVDEC surface: its NV12 comes to host memory for the CPU tensor path.
-          av_frame_unref(host_frame.get());
-          if (int ret = av_hwframe_transfer_data(host_frame.get(), frame.get(), 0); ret < 0) {
-            return tl::unexpected(media_error_from_av(ret, "cannot copy a GPU picture to the host"));
-          }
-          host_frame->color_range = frame->color_range;
-          host_frame->colorspace = frame->colorspace;
-          picture = host_frame.get();
-        }
-        auto tensor = converter.convert(*picture);
+        auto tensor = video_tensor(*frame);
         if (!tensor) {
           return tl::unexpected(tensor.error());
         }

@@ -335,7 +335,17 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
     return tl::unexpected(media_error(
         fmt::format("video frame with time base {}/{}", time_base.num, time_base.den)));
   }
-  auto size = tensor_to_rgb24(tensor, s.rgb);
+  // A CUDA tensor (from a C++ processor working on GPU frames) comes to the host for x264.
+  Tensor on_host = tensor;
+  if (tensor.defined() && tensor.device().is_cuda() && s.options.to_host) {
+    auto copied = s.options.to_host(tensor);
+    if (!copied) {
+      ++s.stats.video_dropped_invalid;
+      return tl::unexpected(copied.error());
+    }
+    on_host = std::move(*copied);
+  }
+  auto size = tensor_to_rgb24(on_host, s.rgb);
   if (!size) {
     ++s.stats.video_dropped_invalid;
     return tl::unexpected(size.error());

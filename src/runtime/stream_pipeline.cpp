@@ -9,6 +9,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trickle/gpu/cuda_device.hpp"
 #include "trickle/media/byte_stream.hpp"
 #include "trickle/media/stream_decoder.hpp"
 #include "trickle/media/stream_encoder.hpp"
@@ -21,6 +22,11 @@
 #include "trickle/runtime/processor_inbox.hpp"
 #include "trickle/runtime/segment_bridge.hpp"
 #include "trickle/util/text.hpp"
+
+#if defined(TRICKLE_HAVE_CUDA)
+#include "trickle/gpu/cuda_frame_converter.hpp"
+#include "trickle/gpu/cuda_tensors.hpp"
+#endif
 
 namespace trickle {
 
@@ -89,6 +95,20 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     o.video.dtype = options.video_dtype;
     o.video.batch_dim = options.video_batch_dim;
     o.max_framerate = [this] { return max_framerate.load(); };
+    o.cuda_decode = options.gpu_decode || options.video_device.is_cuda();
+    o.cuda_device_index = options.video_device.is_cuda() ? options.video_device.index : 0;
+    if (options.video_device.is_cuda()) {
+      const gpu::CudaDevice& device = gpu::cuda_device();
+#if defined(TRICKLE_HAVE_CUDA)
+      if (device.usable) {
+        auto converter = std::make_shared<gpu::CudaFrameConverter>(o.video, o.cuda_device_index);
+        o.gpu_picture = [converter](const AVFrame& frame) { return converter->convert(frame); };
+      }
+#endif
+      if (!o.gpu_picture) {
+        spdlog::warn("CUDA frames unavailable ({}): the processor gets CPU frames", device.why_not);
+      }
+    }
     return o;
   }
 
@@ -268,6 +288,14 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         StreamEncoderOptions o;
         o.video_codec = options.video_codec;
         o.audio_codec = options.audio_codec;
+        o.prefer_nvenc = options.gpu_encode;
+#if defined(TRICKLE_HAVE_CUDA)
+        o.to_host = [](const Tensor& tensor) -> tl::expected<Tensor, MediaError> {
+          auto copied = gpu::copy_to_host(tensor);
+          if (!copied) return tl::unexpected(media_error(copied.error()));
+          return std::move(*copied);
+        };
+#endif
         {
           std::lock_guard lock(metadata_mutex);
           o.with_audio = !options.audio_codec.empty() && metadata && metadata->audio.has_value();

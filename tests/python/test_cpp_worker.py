@@ -110,6 +110,23 @@ def test_passthrough_worker_publishes_every_frame(relay, worker_factory, trickle
     assert state["current_params"]["gateway_request_id"] == "g1"
 
 
+def test_gpu_flag_runs_the_stream_on_any_machine(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):
+    """--gpu asks for NVDEC and NVENC, --cuda-frames for CUDA tensors in the processor (handed back
+    to the encoder as they are); where they cannot run the worker says why and uses the CPU."""
+    worker = worker_factory("passthrough_worker", "--gpu", "--cuda-frames")
+    start_stream(worker, relay)
+    out = tmp_path / "out.ts"
+    subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
+    run([trickle_exe, "publish", "--realtime", relay.url("in"), ts_clip], timeout=60)
+    assert subscriber.wait(timeout=30) == 0, subscriber.report()
+    assert count_video_frames(out) == CLIP_SECONDS * CLIP_FPS
+    assert stream_codecs(out) == ["h264,video", "opus,audio"]
+    log = worker.output()
+    assert ("on the GPU (NVDEC" in log) or ("GPU decoding unavailable" in log), log[-3000:]
+    assert ("video encoder: h264_nvenc" in log) or ("NVENC unavailable" in log), log[-3000:]
+    assert ("on the GPU (NVDEC" in log) or ("CUDA frames unavailable" in log), log[-3000:]
+
+
 def test_params_change_the_processor_mid_stream(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):
     worker = worker_factory("green_tint_worker")
     start_stream(worker, relay)

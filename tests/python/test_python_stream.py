@@ -4,6 +4,7 @@ serve`), real clients publishing the clip and reading the output, real codecs, r
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 import time
 
@@ -103,6 +104,41 @@ async def test_every_frame_goes_through_a_python_processor(relay, trickle_exe, b
         assert processor.stopped == 1
     finally:
         await worker.close()
+
+
+async def test_gpu_switch_runs_the_stream_on_any_machine(relay, trickle_exe, background, ts_clip, tmp_path,
+                                                      monkeypatch, caplog):
+    """PYTRICKLE_GPU=1 asks for NVDEC and NVENC; without a GPU each falls back to the CPU and says so."""
+    monkeypatch.setenv("PYTRICKLE_GPU", "1")
+    caplog.set_level(logging.INFO, logger="pytrickle.engine")
+    processor = RecordingProcessor()
+    worker = await PythonWorker(make_server(processor)).start()
+    try:
+        await worker.wait_health("IDLE")
+        status, answer = await start_stream(worker, relay)
+        assert status == 200, answer
+        out = tmp_path / "out.ts"
+        await publish_and_collect(trickle_exe, background, relay, ts_clip, out)
+        assert processor.shapes == {((1, 512, 512, 3), torch.float32, "1/90000")}
+        assert processor.video == FRAMES
+        assert count_video_frames(out) == FRAMES
+        assert stream_codecs(out) == ["h264,video", "opus,audio"]
+        engine = [r.getMessage() for r in caplog.records if r.name == "pytrickle.engine"]
+        decoder_lines = [m for m in engine if "video decoder:" in m]
+        encoder_lines = [m for m in engine if "video encoder:" in m]
+        assert decoder_lines and encoder_lines, engine
+        # Either the GPU ran, or the fallback named its reason.
+        assert "on the GPU" in decoder_lines[0] or "GPU decoding unavailable" in decoder_lines[0]
+        assert "h264_nvenc" in encoder_lines[0]
+    finally:
+        await worker.close()
+
+
+@pytest.mark.parametrize("device", ["tpu", "cuda:", "cuda:x", "cuda:-1", "CUDA"])
+def test_bad_device_names_are_refused(device):
+    from pytrickle._native_loader import load_native
+    with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
+        load_native().NativeStream({"device": device})
 
 
 async def test_handlers_params_and_control_channel_change_the_output(relay, trickle_exe, background, ts_clip,

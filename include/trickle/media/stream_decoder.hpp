@@ -50,6 +50,11 @@ struct StreamDecoderOptions {
   // has it; otherwise on the CPU, with a log line saying why. Pictures come back to host memory
   // before the tensor conversion, so the frames handed out are the same either way.
   bool cuda_decode = false;
+  int cuda_device_index = 0;
+  // With cuda_decode: makes the tensor of a picture that is on the GPU (NV12), on the GPU (the
+  // runtime sets gpu::CudaFrameConverter here for CUDA frames). Unset: pictures are copied to the
+  // host and converted there.
+  std::function<tl::expected<Tensor, MediaError>(const AVFrame&)> gpu_picture;
   std::size_t avio_buffer_bytes = 32 * 1024;
   std::size_t tensor_pool_idle_buffers = 8;
 };

@@ -7,6 +7,7 @@
 // values and drops with a counted reason instead (see the fixes named in the source).
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -42,6 +43,9 @@ struct StreamEncoderOptions {
   // delay, IDR at every forced key frame); where it cannot open (no driver, no GPU, a build of
   // FFmpeg without it) encode with video_codec instead. The log says which encoder runs.
   bool prefer_nvenc = false;
+  // Brings a CUDA tensor to host memory (the runtime sets gpu::copy_to_host in CUDA builds).
+  // Unset, a CUDA tensor is refused as unreadable, like any other tensor the encoder cannot read.
+  std::function<tl::expected<Tensor, MediaError>(const Tensor&)> to_host;
 };
 
 struct StreamEncoderStats {

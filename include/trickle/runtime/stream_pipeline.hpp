@@ -27,6 +27,7 @@
 #include "trickle/runtime/frame_skipper.hpp"
 #include "trickle/runtime/loading_overlay.hpp"
 #include "trickle/runtime/processor_inbox.hpp"
+#include "trickle/tensor/device.hpp"
 #include "trickle/tensor/dtype.hpp"
 #include "trickle/util/python_json.hpp"
 
@@ -53,6 +54,15 @@ struct StreamPipelineOptions {
   // and the backlog builds (and is trimmed) before the processor, not after it.
   std::size_t output_queue_size = 16;
   std::string video_codec = "libx264", audio_codec = "libopus";
+  // Opt-in NVIDIA hardware: decode with NVDEC, encode with NVENC (h264_nvenc, low latency). Each
+  // falls back to the CPU (FFmpeg's h264 decoder, video_codec) with a log line where the GPU,
+  // its driver or FFmpeg's support is missing. Frames reach the processor the same either way.
+  bool gpu_decode = false;
+  bool gpu_encode = false;
+  // GPU frames: cuda hands the processor CUDA tensors made from NVDEC's surfaces by our kernel
+  // (implies gpu_decode). Where the build, the GPU or NVDEC is missing, the processor gets CPU
+  // frames and the log says why. Results may be CUDA or CPU tensors.
+  Device video_device = Device::cpu();
   // DELETE the output channel once the input has ended and everything was published, so its
   // readers see the end (upstream never does, Q21).
   bool close_output_at_end = true;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_present.hpp"
 #include "nv12_pictures.hpp"
 #include "trickle/gpu/cuda_device.hpp"
 #include "trickle/gpu/nv12_reference.hpp"
@@ -22,16 +23,6 @@
 
 namespace trickle::gpu {
 namespace {
-
-struct GpuPresent {
-  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
-    const CudaDevice& device = cuda_device();
-    boost::test_tools::assertion_result result(device.usable);
-    result.message() << (device.usable ? "CUDA device " + device.name
-                                       : "skipped, needs a GPU: " + device.why_not);
-    return result;
-  }
-};
 
 BOOST_AUTO_TEST_CASE(cuda_availability_is_reported) {
   const CudaDevice& device = cuda_device();
