@@ -25,7 +25,7 @@ class TorchSepiaProcessor final : public trickle::FrameProcessor {
                           0.349f, 0.686f, 0.168f,  //
                           0.272f, 0.534f, 0.131f})
                   .view({3, 3, 1, 1});
-    at::set_num_threads(1);  // the engine's other stages run on the other core
+    at::set_num_threads(1);  // on the CPU the engine's other stages run on the other core
     // One run on a small frame: LibTorch's first call initialises its kernels (hundreds of ms),
     // which would otherwise stall the stream's first frames.
     (void)at::conv2d(at::zeros({1, 3, 8, 8}), weight_);
@@ -34,6 +34,9 @@ class TorchSepiaProcessor final : public trickle::FrameProcessor {
 
   std::optional<trickle::VideoFrame> process_video(trickle::VideoFrame frame) override {
     at::Tensor input = trickle::to_torch(frame.tensor);  // shares the frame's memory
+    // With --cuda-frames the frame is a CUDA tensor (the engine synchronised it before handing it
+    // over) and the model runs where the frame is; the result goes back to the engine as it is.
+    if (weight_.device() != input.device()) weight_ = weight_.to(input.device());
     const bool batched = input.dim() == 4;
     at::Tensor nhwc = batched ? input : input.unsqueeze(0);
     at::Tensor rgb = nhwc.to(at::kFloat);
@@ -58,6 +61,6 @@ class TorchSepiaProcessor final : public trickle::FrameProcessor {
 };
 
 int main(int argc, char** argv) {
-  return trickle::api::run_worker(argc, argv, std::make_shared<TorchSepiaProcessor>(),
+  return trickle::api::run_worker(argc, argv, [] { return std::make_shared<TorchSepiaProcessor>(); },
                                   "Trickle worker running a LibTorch sepia filter");
 }

@@ -1,6 +1,9 @@
 #include "trickle/api/worker_main.hpp"
 
+#include <csignal>
 #include <cstdio>
+#include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/cfg/env.h>
@@ -10,16 +13,20 @@
 
 namespace trickle::api {
 
-int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor, const char* description) {
+namespace {
+
+int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool one_instance,
+          const char* description) {
   spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug
   CLI::App app(description);
   StreamServerOptions options;
   options.port = 8000;
   bool uint8_frames = false, no_batch_dim = false, gpu = false, cuda_frames = false;
+  int streams = 1;
   std::string port_file;
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
-  app.add_option("--port-file", port_file, "Write the bound port to this file once listening");
+  app.add_option("--port-file", port_file, "Write the bound port(s), one per line, to this file once listening");
   app.add_option("--route-prefix", options.api.route_prefix, "Prefix of the /stream/* routes")->capture_default_str();
   app.add_option("--pipeline", options.api.pipeline, "Pipeline name for /version (default: $PIPELINE or byoc)");
   app.add_option("--capability", options.api.capability_name, "Model id for /version (default: $CAPABILITY_NAME or $MODEL_ID)");
@@ -28,10 +35,17 @@ int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor,
   app.add_flag("--no-batch-dim", no_batch_dim, "Hand the processor [H, W, 3] frames instead of [1, H, W, 3]");
   app.add_flag("--gpu", gpu, "Decode with NVDEC and encode with NVENC where the GPU allows (else the CPU, logged)");
   app.add_flag("--cuda-frames", cuda_frames, "Hand the processor CUDA tensors made on the GPU from NVDEC's pictures");
+  app.add_option("--streams", streams, "Concurrent streams served by this process, one REST server each on consecutive ports")
+      ->check(CLI::Range(1, 256))
+      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
+  }
+  if (streams > 1 && one_instance) {
+    spdlog::error("--streams {}: this worker hands run_worker one processor instance; pass a factory instead", streams);
+    return 2;
   }
   if (uint8_frames) options.api.stream_defaults.video_dtype = DType::uint8;
   options.api.stream_defaults.video_batch_dim = !no_batch_dim;
@@ -39,22 +53,58 @@ int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor,
   options.api.stream_defaults.gpu_encode = gpu;
   if (cuda_frames) options.api.stream_defaults.video_device = Device::cuda();
 
-  StreamServer server(std::move(processor), options);
-  auto port = server.listen();
-  if (!port) {
-    spdlog::error("cannot listen on {}:{}: {}", options.host, options.port, port.error().message);
-    return 2;
+  std::vector<std::unique_ptr<StreamServer>> servers;
+  std::vector<std::uint16_t> ports;
+  for (int i = 0; i < streams; ++i) {
+    StreamServerOptions own = options;
+    if (options.port != 0) own.port = static_cast<std::uint16_t>(options.port + i);
+    auto& server = servers.emplace_back(std::make_unique<StreamServer>(make_processor(), own));
+    auto port = server->listen();
+    if (!port) {
+      spdlog::error("cannot listen on {}:{}: {}", own.host, own.port, port.error().message);
+      return 2;
+    }
+    spdlog::info("worker listening on http://{}:{}", own.host, *port);
+    ports.push_back(*port);
   }
-  spdlog::info("worker listening on http://{}:{}", options.host, *port);
   if (!port_file.empty()) {
     if (std::FILE* f = std::fopen(port_file.c_str(), "w")) {
-      std::fprintf(f, "%u\n", static_cast<unsigned>(*port));
+      for (std::uint16_t port : ports) std::fprintf(f, "%u\n", static_cast<unsigned>(port));
       std::fclose(f);
     }
   }
-  server.run();
+  if (servers.size() == 1) {
+    servers.front()->run();
+  } else {
+    // Each server on a thread of its own; a signal stops them all.
+    asio::io_context signal_io(1);
+    asio::signal_set signals(signal_io, SIGINT, SIGTERM);
+    signals.async_wait([&](const std::error_code& ec, int) {
+      if (!ec) {
+        for (auto& server : servers) server->stop();
+      }
+    });
+    std::vector<std::thread> threads;
+    for (auto& server : servers) {
+      threads.emplace_back([&server] { server->run(false); });
+    }
+    std::thread signal_thread([&] { signal_io.run(); });
+    for (auto& thread : threads) thread.join();
+    signal_io.stop();
+    signal_thread.join();
+  }
   spdlog::info("worker stopped");
   return 0;
+}
+
+}  // namespace
+
+int run_worker(int argc, char** argv, ProcessorFactory make_processor, const char* description) {
+  return serve(argc, argv, make_processor, false, description);
+}
+
+int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor, const char* description) {
+  return serve(argc, argv, [processor] { return processor; }, true, description);
 }
 
 }  // namespace trickle::api

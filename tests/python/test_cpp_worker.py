@@ -60,7 +60,9 @@ def worker_factory(tmp_path):
         while not (port_file.exists() and port_file.read_text().strip()) and time.monotonic() < deadline:
             assert proc.poll() is None, f"{name} exited with {proc.returncode}:\n{log.read_text()}"
             time.sleep(0.02)
-        worker = Worker(proc, int(port_file.read_text()), log)
+        ports = [int(line) for line in port_file.read_text().split()]
+        worker = Worker(proc, ports[0], log)
+        worker.ports = ports
         workers.append(worker)
         while worker.get("/health")[1] != {"status": "IDLE"}:
             assert time.monotonic() < deadline, f"{name} never became IDLE:\n{worker.output()}"
@@ -125,6 +127,41 @@ def test_gpu_flag_runs_the_stream_on_any_machine(relay, worker_factory, trickle_
     assert ("on the GPU (NVDEC" in log) or ("GPU decoding unavailable" in log), log[-3000:]
     assert ("video encoder: h264_nvenc" in log) or ("NVENC unavailable" in log), log[-3000:]
     assert ("on the GPU (NVDEC" in log) or ("CUDA frames unavailable" in log), log[-3000:]
+
+
+def test_one_process_serves_several_streams_at_once(relay, worker_factory, trickle_exe, background, ts_clip,
+                                                    tmp_path):
+    """--streams 2: two REST servers in one process, two streams running at the same time."""
+    first = worker_factory("passthrough_worker", "--streams", "2")
+    assert len(first.ports) == 2 and first.ports[0] != first.ports[1]
+    second = Worker(first.proc, first.ports[1], first.log)
+    deadline = time.monotonic() + 20
+    while second.get("/health")[1] != {"status": "IDLE"}:
+        assert time.monotonic() < deadline, first.output()
+        time.sleep(0.05)
+    publishers, subscribers, outputs = [], [], []
+    for index, worker in enumerate((first, second)):
+        source, sink = f"in{index}", f"out{index}"
+        create_channel(relay.url(source))
+        create_channel(relay.url(sink))
+        status, answer = worker.post("/stream/start", {
+            "subscribe_url": relay.url(source), "publish_url": relay.url(sink),
+            "gateway_request_id": f"s{index}", "params": {"max_framerate": 60}})
+        assert status == 200, answer
+        out = tmp_path / f"out{index}.ts"
+        outputs.append(out)
+        subscribers.append(background([trickle_exe, "subscribe", relay.url(sink), "-o", out], f"subscribe{index}"))
+    # Both servers run a stream at the same time.
+    for worker in (first, second):
+        assert worker.get("/health")[1] == {"status": "OK"}
+    for index in range(2):
+        publishers.append(background([trickle_exe, "publish", "--realtime", relay.url(f"in{index}"), ts_clip],
+                                     f"publish{index}"))
+    for process in publishers + subscribers:
+        assert process.wait(timeout=60) == 0, process.report()
+    assert [count_video_frames(out) for out in outputs] == [CLIP_SECONDS * CLIP_FPS] * 2
+    assert [worker.get("/stream/status")[1]["current_params"]["gateway_request_id"]
+            for worker in (first, second)] == ["s0", "s1"]
 
 
 def test_params_change_the_processor_mid_stream(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):
