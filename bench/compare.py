@@ -110,18 +110,28 @@ def main() -> int:
     parser.add_argument("--cpp-worker", type=Path, help="the C++ passthrough_worker, for the third row")
     parser.add_argument("--only", choices=["upstream", "ours", "cpp"], action="append")
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--gpu", action="store_true",
+                        help="the GPU comparison: upstream's worker moves every frame to CUDA and back; "
+                             "ours gets CUDA frames (PYTRICKLE_GPU=1, PYTRICKLE_DEVICE=cuda); the C++ "
+                             "worker runs with --gpu --cuda-frames")
     args = parser.parse_args()
 
     worker_script = REPO / "bench" / "python_passthrough_worker.py"
     upstream_python = REPO / ".venv-upstream" / "bin" / "python"
     our_python = REPO / ".venv" / "bin" / "python"
+    our_env = dict(os.environ, PYTHONPATH=str(REPO / "python"), TRICKLE_NATIVE_DIR=str(args.native_dir))
+    upstream_args, cpp_args = [], []
+    if args.gpu:
+        upstream_args = ["--cuda-round-trip"]
+        our_env.update(PYTRICKLE_GPU="1", PYTRICKLE_DEVICE="cuda")
+        cpp_args = ["--gpu", "--cuda-frames"]
     candidates = [
-        ("upstream", "upstream PyTrickle 0.1.6", [str(upstream_python), "-I", str(worker_script)], None),
-        ("ours", "pytrickle (this package)", [str(our_python), str(worker_script)],
-         dict(os.environ, PYTHONPATH=str(REPO / "python"), TRICKLE_NATIVE_DIR=str(args.native_dir))),
+        ("upstream", "upstream PyTrickle 0.1.6", [str(upstream_python), "-I", str(worker_script), *upstream_args],
+         None),
+        ("ours", "pytrickle (this package)", [str(our_python), str(worker_script)], our_env),
     ]
     if args.cpp_worker:
-        candidates.append(("cpp", "C++ passthrough_worker", [str(args.cpp_worker)], None))
+        candidates.append(("cpp", "C++ passthrough_worker", [str(args.cpp_worker), *cpp_args], None))
     candidates = [c for c in candidates if not args.only or c[0] in args.only]
 
     load_before = Path("/proc/loadavg").read_text().split()[0]

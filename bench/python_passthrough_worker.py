@@ -2,7 +2,10 @@
 """A passthrough PyTrickle worker, written once against PyTrickle's public API and run unchanged
 on upstream PyTrickle (its own venv) and on our package: what bench/compare measures.
 
-    python_passthrough_worker.py --host 127.0.0.1 --port 0 --port-file FILE
+    python_passthrough_worker.py --host 127.0.0.1 --port 0 --port-file FILE [--cuda-round-trip]
+
+--cuda-round-trip moves each frame to the GPU and back, as users of upstream PyTrickle running a
+model on the GPU do: the reference of the GPU benchmark (bench/multi_stream).
 """
 
 from __future__ import annotations
@@ -16,10 +19,16 @@ from pytrickle import FrameProcessor, StreamServer
 
 
 class Passthrough(FrameProcessor):
+    def __init__(self, cuda_round_trip: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.cuda_round_trip = cuda_round_trip
+
     async def load_model(self, **kwargs):
         pass
 
     async def process_video_async(self, frame):
+        if self.cuda_round_trip:
+            return frame.replace_tensor(frame.tensor.to("cuda").cpu())
         return frame
 
     async def process_audio_async(self, frame):
@@ -29,8 +38,8 @@ class Passthrough(FrameProcessor):
         pass
 
 
-async def serve(host: str, port: int, port_file: Path | None) -> None:
-    server = StreamServer(Passthrough(), host=host, port=port)
+async def serve(host: str, port: int, port_file: Path | None, cuda_round_trip: bool) -> None:
+    server = StreamServer(Passthrough(cuda_round_trip=cuda_round_trip), host=host, port=port)
     runner = await server.start_server()
     bound = runner.addresses[0][1]
     if port_file:
@@ -44,9 +53,10 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--port-file", type=Path)
+    parser.add_argument("--cuda-round-trip", action="store_true")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    asyncio.run(serve(args.host, args.port, args.port_file))
+    asyncio.run(serve(args.host, args.port, args.port_file, args.cuda_round_trip))
 
 
 if __name__ == "__main__":
