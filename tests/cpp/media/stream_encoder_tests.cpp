@@ -8,7 +8,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <numeric>
+#include <random>
 #include <vector>
 
 #include <fmt/format.h>
@@ -17,6 +19,7 @@
 #include "trickle/media/av_ptr.hpp"
 #include "trickle/media/stream_decoder.hpp"
 #include "trickle/media/stream_encoder.hpp"
+#include "trickle/media/tensor_to_rgb.hpp"
 
 extern "C" {
 #include <libavutil/imgutils.h>
@@ -402,6 +405,47 @@ BOOST_AUTO_TEST_CASE(float_values_outside_unit_range_are_clamped) {
   std::vector<std::uint8_t> levels(64 * 48 * 3, 128);
   const Output mid = encode_and_decode({uint8_tensor(levels, {48, 64, 3})}, dir, "mid.ts");
   BOOST_CHECK_CLOSE(mean(mid.video[0].luma), 16 + 128 * 219.0 / 255, 2.0);
+}
+
+// The contiguous float fast path (SIMD) and the strided path (one value at a time) give the same
+// levels for every value, special ones included.
+BOOST_AUTO_TEST_CASE(float_levels_are_the_same_on_every_path) {
+  const int height = 37, width = 41;  // odd sizes: the SIMD loop's tail runs too
+  const std::size_t count = static_cast<std::size_t>(height) * width * 3;
+  std::vector<float> hwc(count);
+  std::mt19937 random(7);
+  std::uniform_real_distribution<float> values(-0.5f, 1.5f);
+  for (std::size_t i = 0; i < count; ++i) {
+    hwc[i] = i % 5 == 0 ? static_cast<float>(i % 256) / 255.0f : values(random);
+  }
+  const float specials[] = {std::nanf(""), -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::infinity(), 0.5f / 255.0f, 254.5f / 255.0f,
+                            -0.0f, 1.0f, 1e30f, -1e30f, std::numeric_limits<float>::denorm_min()};
+  std::copy(std::begin(specials), std::end(specials), hwc.begin() + 3);
+  // The same values laid out channel-planar, seen as H x W x 3 through strides.
+  std::vector<float> planar(count);
+  for (int y = 0; y < height; ++y) {
+    for (int x = 0; x < width; ++x) {
+      for (int c = 0; c < 3; ++c) {
+        planar[(static_cast<std::size_t>(c) * height + y) * width + x] =
+            hwc[(static_cast<std::size_t>(y) * width + x) * 3 + c];
+      }
+    }
+  }
+  const Tensor contiguous = Tensor::from_blob(hwc.data(), {height, width, 3}, {}, DType::float32,
+                                              Device::cpu(), {});
+  const Tensor strided = Tensor::from_blob(planar.data(), {height, width, 3},
+                                           {width, 1, static_cast<std::int64_t>(height) * width},
+                                           DType::float32, Device::cpu(), {});
+  std::vector<std::uint8_t> fast, slow;
+  BOOST_REQUIRE(tensor_to_rgb24(contiguous, fast).has_value());
+  BOOST_REQUIRE(tensor_to_rgb24(strided, slow).has_value());
+  BOOST_TEST(fast == slow, boost::test_tools::per_element());
+  BOOST_TEST(fast[3] == 0);    // NaN
+  BOOST_TEST(fast[4] == 0);    // -inf
+  BOOST_TEST(fast[5] == 255);  // +inf
+  BOOST_TEST(fast[6] == 1);    // half a level rounds up
+  BOOST_TEST(fast[7] == 255);
 }
 
 BOOST_AUTO_TEST_CASE(unreadable_tensors_are_errors_and_the_stream_goes_on) {
