@@ -19,8 +19,6 @@ YuvColour colour_of(const AVFrame& frame) {
   return colour;
 }
 
-MediaError cuda_failure(const std::string& what) { return media_error(what); }
-
 }  // namespace
 
 CudaFrameConverter::CudaFrameConverter(VideoTensorFormat format, int device_index,
@@ -50,13 +48,13 @@ tl::expected<Tensor, MediaError> CudaFrameConverter::convert(const AVFrame& fram
   }
   // The decoder's thread: FFmpeg opened this device's primary context, which the runtime uses too.
   if (cudaError_t error = cudaSetDevice(device_index_); error != cudaSuccess) {
-    return tl::unexpected(cuda_failure(std::string("cudaSetDevice: ") + cudaGetErrorString(error)));
+    return tl::unexpected(media_error(std::string("cudaSetDevice: ") + cudaGetErrorString(error)));
   }
   if (stream_ == nullptr) {
     cudaStream_t stream = nullptr;
     // A blocking stream: ordered after FFmpeg's copies out of NVDEC on the legacy default stream.
     if (cudaError_t error = cudaStreamCreate(&stream); error != cudaSuccess) {
-      return tl::unexpected(cuda_failure(std::string("cudaStreamCreate: ") + cudaGetErrorString(error)));
+      return tl::unexpected(media_error(std::string("cudaStreamCreate: ") + cudaGetErrorString(error)));
     }
     stream_ = stream;
   }
@@ -65,7 +63,7 @@ tl::expected<Tensor, MediaError> CudaFrameConverter::convert(const AVFrame& fram
                             : Tensor::Shape{format_.height, format_.width, 3};
   auto tensor = pool_.acquire(std::move(shape), format_.dtype, device_index_);
   if (!tensor) {
-    return tl::unexpected(cuda_failure(tensor.error()));
+    return tl::unexpected(media_error(tensor.error()));
   }
   Nv12View source;
   source.y = frame.data[0];
@@ -84,11 +82,11 @@ tl::expected<Tensor, MediaError> CudaFrameConverter::convert(const AVFrame& fram
   target.column_stride = 3;
   target.row_stride = static_cast<std::int64_t>(format_.width) * 3;
   if (KernelError error = nv12_to_rgb(source, target, colour_of(frame), stream_); !error.empty()) {
-    return tl::unexpected(cuda_failure(error));
+    return tl::unexpected(media_error(error));
   }
   if (cudaError_t error = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
       error != cudaSuccess) {
-    return tl::unexpected(cuda_failure(std::string("converting a GPU picture: ") +
+    return tl::unexpected(media_error(std::string("converting a GPU picture: ") +
                                        cudaGetErrorString(error)));
   }
   return std::move(*tensor);

@@ -8,8 +8,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from python_worker import PythonWorker, make_server
-from test_python_stream import RecordingProcessor, publish_and_collect, start_stream
+from test_python_stream import RecordingProcessor, run_clip_through
 from trickle_testutil import CLIP_FPS, CLIP_SECONDS, count_video_frames
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(),
@@ -42,15 +41,8 @@ async def test_cuda_frames_reach_the_processor_and_come_back(relay, trickle_exe,
     monkeypatch.setenv("PYTRICKLE_GPU", "1")
     monkeypatch.setenv("PYTRICKLE_DEVICE", "cuda")
     processor = CudaProcessor()
-    worker = await PythonWorker(make_server(processor)).start()
-    try:
-        await worker.wait_health("IDLE")
-        status, answer = await start_stream(worker, relay)
-        assert status == 200, answer
-        out = tmp_path / "out.ts"
-        await publish_and_collect(trickle_exe, background, relay, ts_clip, out)
-        assert processor.devices == {"cuda:0"}
-        assert processor.video == FRAMES
-        assert count_video_frames(out) == FRAMES
-    finally:
-        await worker.close()
+    out = tmp_path / "out.ts"
+    await run_clip_through(processor, relay, trickle_exe, background, ts_clip, out)
+    assert processor.devices == {"cuda:0"}
+    assert processor.video == FRAMES
+    assert count_video_frames(out) == FRAMES

@@ -74,6 +74,18 @@ async def publish_and_collect(trickle_exe, background, relay, ts_clip, out, real
     assert await asyncio.to_thread(subscriber.wait, 30) == 0, subscriber.report()
 
 
+async def run_clip_through(processor, relay, trickle_exe, background, ts_clip, out):
+    """A fresh server for `processor`, one stream of the clip through it, its output in `out`."""
+    worker = await PythonWorker(make_server(processor)).start()
+    try:
+        await worker.wait_health("IDLE")
+        status, answer = await start_stream(worker, relay)
+        assert status == 200, answer
+        await publish_and_collect(trickle_exe, background, relay, ts_clip, out)
+    finally:
+        await worker.close()
+
+
 async def test_every_frame_goes_through_a_python_processor(relay, trickle_exe, background, ts_clip, tmp_path):
     processor = RecordingProcessor()
     worker = await PythonWorker(make_server(processor)).start()
@@ -112,26 +124,19 @@ async def test_gpu_switch_runs_the_stream_on_any_machine(relay, trickle_exe, bac
     monkeypatch.setenv("PYTRICKLE_GPU", "1")
     caplog.set_level(logging.INFO, logger="pytrickle.engine")
     processor = RecordingProcessor()
-    worker = await PythonWorker(make_server(processor)).start()
-    try:
-        await worker.wait_health("IDLE")
-        status, answer = await start_stream(worker, relay)
-        assert status == 200, answer
-        out = tmp_path / "out.ts"
-        await publish_and_collect(trickle_exe, background, relay, ts_clip, out)
-        assert processor.shapes == {((1, 512, 512, 3), torch.float32, "1/90000")}
-        assert processor.video == FRAMES
-        assert count_video_frames(out) == FRAMES
-        assert stream_codecs(out) == ["h264,video", "opus,audio"]
-        engine = [r.getMessage() for r in caplog.records if r.name == "pytrickle.engine"]
-        decoder_lines = [m for m in engine if "video decoder:" in m]
-        encoder_lines = [m for m in engine if "video encoder:" in m]
-        assert decoder_lines and encoder_lines, engine
-        # Either the GPU ran, or the fallback named its reason.
-        assert "on the GPU" in decoder_lines[0] or "GPU decoding unavailable" in decoder_lines[0]
-        assert "h264_nvenc" in encoder_lines[0]
-    finally:
-        await worker.close()
+    out = tmp_path / "out.ts"
+    await run_clip_through(processor, relay, trickle_exe, background, ts_clip, out)
+    assert processor.shapes == {((1, 512, 512, 3), torch.float32, "1/90000")}
+    assert processor.video == FRAMES
+    assert count_video_frames(out) == FRAMES
+    assert stream_codecs(out) == ["h264,video", "opus,audio"]
+    engine = [r.getMessage() for r in caplog.records if r.name == "pytrickle.engine"]
+    decoder_lines = [m for m in engine if "video decoder:" in m]
+    encoder_lines = [m for m in engine if "video encoder:" in m]
+    assert decoder_lines and encoder_lines, engine
+    # Either the GPU ran, or the fallback named its reason.
+    assert "on the GPU" in decoder_lines[0] or "GPU decoding unavailable" in decoder_lines[0]
+    assert "h264_nvenc" in encoder_lines[0]
 
 
 @pytest.mark.parametrize("device", ["tpu", "cuda:", "cuda:x", "cuda:-1", "CUDA"])
