@@ -17,6 +17,7 @@ extern "C" {
 #include "trickle/media/av_ptr.hpp"
 #include "trickle/media/segment_muxer.hpp"
 #include "trickle/media/tensor_to_rgb.hpp"
+#include "trickle/media/tensor_to_yuv420.hpp"
 
 namespace trickle {
 namespace {
@@ -60,7 +61,8 @@ struct StreamEncoder::Impl {
   tl::expected<void, MediaError> open_video_encoder(const std::string& name, int width, int height);
   tl::expected<void, MediaError> open_audio();
   tl::expected<void, MediaError> drain(AVCodecContext& context, int stream_index);
-  tl::expected<void, MediaError> encode_picture(RgbSize size, std::int64_t pts, bool key);
+  tl::expected<void, MediaError> encode_picture(const Tensor& picture, std::int64_t pts, bool key);
+  tl::expected<AVFrame*, MediaError> writable_picture();
   tl::expected<void, MediaError> encode_audio_now(const DecodedAudioFrame& frame);
   tl::expected<void, MediaError> send_audio(bool flush);
   void flush_buffered_audio();
@@ -76,7 +78,9 @@ struct StreamEncoder::Impl {
   std::string video_encoder;  // the one that opened
   std::unique_ptr<SwsContext, SwsContextDeleter> scaler;
   AvPacketPtr packet = make_av_packet();
-  std::vector<std::uint8_t> rgb;
+  AvFramePtr yuv;                   // reused from frame to frame (x264 copies what it keeps)
+  std::vector<std::int16_t> levels;  // tensor_to_yuv420's scratch rows
+  std::vector<std::uint8_t> rgb;     // the picture as RGB24 when it must be resized
 
   bool failed = false;
   bool finished = false;
@@ -222,41 +226,58 @@ tl::expected<void, MediaError> StreamEncoder::Impl::drain(AVCodecContext& contex
   }
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(RgbSize size, std::int64_t pts,
-                                                                   bool key) {
-  AvFramePtr picture = make_av_frame();
-  if (!picture) return fail(media_error("out of memory"));
-  picture->format = AV_PIX_FMT_YUV420P;
-  picture->width = video->width;
-  picture->height = video->height;
-  if (int result = av_frame_get_buffer(picture.get(), 0); result < 0) {
-    return fail(media_error_from_av(result, "cannot allocate a picture"));
+tl::expected<AVFrame*, MediaError> StreamEncoder::Impl::writable_picture() {
+  if (!yuv) {
+    yuv = make_av_frame();
+    if (!yuv) return tl::unexpected(media_error("out of memory"));
+    yuv->format = AV_PIX_FMT_YUV420P;
+    yuv->width = video->width;
+    yuv->height = video->height;
+    if (int result = av_frame_get_buffer(yuv.get(), 0); result < 0) {
+      yuv.reset();
+      return tl::unexpected(media_error_from_av(result, "cannot allocate a picture"));
+    }
   }
-  int source_width = size.width;
-  int source_height = size.height;
+  // A copy only if an encoder kept a reference to the last picture's buffers.
+  if (int result = av_frame_make_writable(yuv.get()); result < 0) {
+    return tl::unexpected(media_error_from_av(result, "cannot allocate a picture"));
+  }
+  return yuv.get();
+}
+
+tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor& source,
+                                                                   std::int64_t pts, bool key) {
+  auto writable = writable_picture();
+  if (!writable) return fail(writable.error());
+  AVFrame* picture = *writable;
+  const int source_width = static_cast<int>(source.size(1));
+  const int source_height = static_cast<int>(source.size(0));
   if ((source_width & ~1) == video->width && (source_height & ~1) == video->height) {
-    // Same size, or one odd column/row more: read only the even part (the Q30 crop). Upstream
+    // Same size, or one odd column/row more: only the even part is read (the Q30 crop). Upstream
     // never needs this for the first frame, but it also avoids its Q9 round trip through
     // 640x480 that blurs the first frame.
-    source_width = video->width;
-    source_height = video->height;
+    tensor_to_yuv420(source, {picture->data[0], picture->data[1], picture->data[2],
+                              picture->linesize[0], picture->linesize[1], picture->linesize[2],
+                              video->width, video->height},
+                     levels);
   } else {
     // Upstream resizes with PIL's LANCZOS; swscale's bilinear is softer but much cheaper, and a
     // size change mid-stream is a processor bug worth only a passable picture.
     ++stats.video_frames_resized;
+    auto size = tensor_to_rgb24(source, rgb);
+    if (!size) return tl::unexpected(size.error());
+    scaler.reset(sws_getCachedContext(scaler.release(), size->width, size->height,
+                                      AV_PIX_FMT_RGB24, video->width, video->height,
+                                      AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    if (!scaler) return fail(media_error("cannot set up the RGB to YUV conversion"));
+    const std::uint8_t* rows[4] = {rgb.data(), nullptr, nullptr, nullptr};
+    const int row_bytes[4] = {size->width * 3, 0, 0, 0};
+    sws_scale(scaler.get(), rows, row_bytes, 0, size->height, picture->data, picture->linesize);
   }
-  scaler.reset(sws_getCachedContext(scaler.release(), source_width, source_height,
-                                    AV_PIX_FMT_RGB24, video->width, video->height,
-                                    AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
-  if (!scaler) return fail(media_error("cannot set up the RGB to YUV conversion"));
-  const std::uint8_t* source[4] = {rgb.data(), nullptr, nullptr, nullptr};
-  const int source_stride[4] = {size.width * 3, 0, 0, 0};
-  sws_scale(scaler.get(), source, source_stride, 0, source_height, picture->data,
-            picture->linesize);
   picture->pts = pts;
   // With forced-idr=1, x264 turns a forced I picture into an IDR, so the segment muxer cuts there.
   picture->pict_type = key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
-  if (int result = avcodec_send_frame(video.get(), picture.get()); result < 0) {
+  if (int result = avcodec_send_frame(video.get(), picture); result < 0) {
     ++stats.video_dropped_encode_error;
     return tl::unexpected(media_error_from_av(result, "video encoder refused a frame"));
   }
@@ -345,13 +366,14 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
     }
     on_host = std::move(*copied);
   }
-  auto size = tensor_to_rgb24(on_host, s.rgb);
-  if (!size) {
+  auto picture = encodable_picture(on_host);
+  if (!picture) {
     ++s.stats.video_dropped_invalid;
-    return tl::unexpected(size.error());
+    return tl::unexpected(picture.error());
   }
   if (!s.video) {
-    if (auto opened = s.open(*size); !opened) {
+    const RgbSize size{static_cast<int>(picture->size(1)), static_cast<int>(picture->size(0))};
+    if (auto opened = s.open(size); !opened) {
       ++s.stats.video_dropped_invalid;
       return opened;
     }
@@ -376,7 +398,7 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
   }
   const std::int64_t gop = std::llround(s.options.gop_seconds * out_time_base.den);
   const bool key = !s.last_forced_key || out_pts - *s.last_forced_key >= gop;
-  if (auto encoded = s.encode_picture(*size, out_pts, key); !encoded) return encoded;
+  if (auto encoded = s.encode_picture(*picture, out_pts, key); !encoded) return encoded;
   s.last_video_pts = out_pts;
   if (key) {
     s.last_forced_key = out_pts;

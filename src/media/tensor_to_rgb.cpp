@@ -1,11 +1,12 @@
 #include "trickle/media/tensor_to_rgb.hpp"
 
-#include <cmath>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 
 #include <fmt/format.h>
+
+#include "trickle/media/colour_levels.hpp"
 
 #if defined(__SSE2__)
 #include <emmintrin.h>
@@ -18,24 +19,11 @@ std::string shape_text(const Tensor::Shape& shape) {
   return fmt::format("[{}]", fmt::join(shape, ", "));
 }
 
-// Rounding, not truncation as upstream's .byte() does: a decoded level k arrives as k/255 in
-// float32, and k/255 * 255 can land just below k, which truncation would turn into k - 1.
-inline std::uint8_t float_level(float value) {
-  // The negated comparison also sends NaN to 0.
-  if (!(value > 0.0f)) return 0;
-  if (value >= 1.0f) return 255;
-  return static_cast<std::uint8_t>(std::lround(value * 255.0f));
-}
-
-// The common case (a contiguous float RGB frame) as one flat loop: clamp, then round half up,
-// which is what float_level does for every value in range.
+// Rounding (colour_levels.hpp), not truncation as upstream's .byte() does: a decoded level k
+// arrives as k/255 in float32, and k/255 * 255 can land just below k, which truncation would turn
+// into k - 1.
 void float_levels_scalar(const float* in, std::uint8_t* out, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) {
-    float level = in[i] * 255.0f + 0.5f;
-    level = level > 0.0f ? level : 0.0f;  // NaN compares false: 0, as float_level
-    level = level < 255.0f ? level : 255.0f;
-    out[i] = static_cast<std::uint8_t>(level);
-  }
+  for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<std::uint8_t>(float_to_level(in[i]));
 }
 
 // GCC leaves the float → uint8 narrowing above scalar (0.8 ms for a 512x512 RGB frame, most of
@@ -81,7 +69,7 @@ void copy_pixels(const Tensor& hwc, std::uint8_t* out) {
       for (std::int64_t c = 0; c < 3; ++c) {
         const T value = pixel[c * channel_step];
         if constexpr (std::is_same_v<T, float>) {
-          *out++ = float_level(value);
+          *out++ = static_cast<std::uint8_t>(float_to_level(value));
         } else {
           *out++ = value;
         }
@@ -92,8 +80,7 @@ void copy_pixels(const Tensor& hwc, std::uint8_t* out) {
 
 }  // namespace
 
-tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
-                                                  std::vector<std::uint8_t>& rgb) {
+tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor) {
   if (!tensor.defined()) return tl::unexpected(media_error("video tensor is undefined"));
   if (!tensor.device().is_cpu()) {
     return tl::unexpected(media_error("video tensor is not in CPU memory"));
@@ -137,6 +124,17 @@ tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
         "video tensor of shape {} is larger than {} pixels on a side", shape_text(tensor.shape()),
         max_side)));
   }
+  return hwc;
+}
+
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
+                                                  std::vector<std::uint8_t>& rgb) {
+  auto picture = encodable_picture(tensor);
+  if (!picture) return tl::unexpected(picture.error());
+  const Tensor& hwc = *picture;
+  const std::int64_t height = hwc.size(0);
+  const std::int64_t width = hwc.size(1);
+  const std::int64_t channels = hwc.size(2);
   rgb.resize(static_cast<std::size_t>(height * width * 3));
   if (channels == 3 && hwc.is_contiguous()) {
     if (hwc.dtype() == DType::float32) {

@@ -8,13 +8,8 @@
 #include <cstdint>
 
 #include "trickle/gpu/nv12_images.hpp"
+#include "trickle/media/colour_levels.hpp"
 #include "trickle/media/cover_crop.hpp"
-
-#if defined(__CUDACC__)
-#define TRICKLE_HOST_DEVICE __host__ __device__ __forceinline__
-#else
-#define TRICKLE_HOST_DEVICE inline
-#endif
 
 namespace trickle::gpu {
 
@@ -98,41 +93,17 @@ TRICKLE_HOST_DEVICE Rgb8 yuv_to_rgb(int y, int u, int v, YuvColour colour) {
   return out;
 }
 
-// RGB levels → Y' and, from the average of a 2x2 block, Cb/Cr: BT.601 or BT.709 "TV" levels,
-// what libx264 and NVENC are told the stream carries.
+// RGB levels → Y'CbCr (colour_levels.hpp), with the matrix the stream is tagged with.
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_luma(int r, int g, int b, ColourMatrix matrix) {
-  if (matrix == ColourMatrix::bt709) {
-    return clamp_level(((47 * r + 157 * g + 16 * b + 128) >> 8) + 16);
-  }
-  return clamp_level(((66 * r + 129 * g + 25 * b + 128) >> 8) + 16);
+  return clamp_level(ycbcr_luma(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_cb(int r, int g, int b, ColourMatrix matrix) {
-  if (matrix == ColourMatrix::bt709) {
-    return clamp_level(((-26 * r - 87 * g + 112 * b + 128) >> 8) + 128);
-  }
-  return clamp_level(((-38 * r - 74 * g + 112 * b + 128) >> 8) + 128);
+  return clamp_level(ycbcr_cb(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_cr(int r, int g, int b, ColourMatrix matrix) {
-  if (matrix == ColourMatrix::bt709) {
-    return clamp_level(((112 * r - 102 * g - 10 * b + 128) >> 8) + 128);
-  }
-  return clamp_level(((112 * r - 94 * g - 18 * b + 128) >> 8) + 128);
-}
-
-// A float value in [0, 1] to its level: scale, round half up, clamp (NaN → 0), as the CPU encoder
-// path does. The intrinsics keep nvcc from fusing the multiply and add, which would round once
-// where the host rounds twice.
-TRICKLE_HOST_DEVICE int float_to_level(float value) {
-#if defined(__CUDA_ARCH__)
-  float level = __fadd_rn(__fmul_rn(value, 255.0f), 0.5f);
-#else
-  float level = value * 255.0f + 0.5f;
-#endif
-  level = level > 0.0f ? level : 0.0f;
-  level = level < 255.0f ? level : 255.0f;
-  return static_cast<int>(level);
+  return clamp_level(ycbcr_cr(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 // One element of an RgbView as a level.
@@ -218,7 +189,7 @@ TRICKLE_HOST_DEVICE void nv12_block(const RgbView& source, const Nv12Image& targ
       }
     }
   }
-  const int r = (sum_r + 2) >> 2, g = (sum_g + 2) >> 2, b = (sum_b + 2) >> 2;
+  const int r = block_average(sum_r), g = block_average(sum_g), b = block_average(sum_b);
   std::uint8_t* uv = target.uv + static_cast<std::int64_t>(block_row) * target.uv_pitch +
                      2 * block_column;
   uv[0] = rgb_to_cb(r, g, b, matrix);

@@ -20,6 +20,11 @@ struct RgbSize {
   int height = 0;
 };
 
+// The picture in a processor's output, as an [H, W, C] view of the same memory, when the encoder
+// can read it: CPU tensors [1, H, W, C] or [H, W, C] with C in {1, 3, 4}, float32 or uint8, any
+// strides, at most 16384 pixels on a side. Anything else is an error naming the problem.
+tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor);
+
 // Accepts CPU tensors [1, H, W, C] or [H, W, C] with C in {1, 3, 4}, float32 (values in [0, 1],
 // scaled by 255, rounded and clamped) or uint8 (used as is), with any strides. One channel is
 // replicated to grey RGB; a fourth (alpha) is dropped. Writes H * W * 3 bytes, rows of W * 3 with
