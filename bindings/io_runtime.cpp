@@ -4,13 +4,18 @@
 #include <mutex>
 #include <thread>
 
+#include "trickle/util/thread_name.hpp"
+
 namespace trickle::python {
 namespace {
 
 struct IoRuntime {
   asio::io_context context;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
-  std::thread thread{[this] { context.run(); }};
+  std::thread thread{[this] {
+    name_this_thread("trk-io");
+    context.run();
+  }};
 
   ~IoRuntime() {
     work.reset();

@@ -9,6 +9,8 @@
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "trickle/util/thread_name.hpp"
+
 namespace py = pybind11;
 
 namespace trickle::python {
@@ -21,7 +23,10 @@ class Dispatcher {
       std::lock_guard lock(mutex_);
       if (stopped_) return;
       queue_.push_back(std::move(work));
-      if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+      if (!thread_.joinable()) thread_ = std::thread([this] {
+        name_this_thread("trk-py-dispatch");
+        run();
+      });
     }
     ready_.notify_one();
   }

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/util/text.hpp"
+#include "trickle/util/thread_name.hpp"
 
 #ifndef TRICKLE_VERSION
 #define TRICKLE_VERSION "0.0.0"
@@ -75,6 +76,7 @@ void StreamApi::start_loading() {
   if (loading_ || state_.startup_complete()) return;
   loading_ = true;
   loader_ = std::thread([this, alive = alive_] {
+    name_this_thread("trk-load-model");
     std::exception_ptr error;
     try {
       processor_->load_model(Json::object());

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/api/stream_server.hpp"
+#include "trickle/util/thread_name.hpp"
 
 namespace trickle::api {
 
@@ -86,9 +87,15 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
     });
     std::vector<std::thread> threads;
     for (auto& server : servers) {
-      threads.emplace_back([&server] { server->run(false); });
+      threads.emplace_back([&server] {
+        name_this_thread("trk-server");
+        server->run(false);
+      });
     }
-    std::thread signal_thread([&] { signal_io.run(); });
+    std::thread signal_thread([&] {
+      name_this_thread("trk-signals");
+      signal_io.run();
+    });
     for (auto& thread : threads) thread.join();
     signal_io.stop();
     signal_thread.join();

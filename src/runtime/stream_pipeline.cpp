@@ -22,6 +22,7 @@
 #include "trickle/runtime/processor_inbox.hpp"
 #include "trickle/runtime/segment_bridge.hpp"
 #include "trickle/util/text.hpp"
+#include "trickle/util/thread_name.hpp"
 
 #if defined(TRICKLE_HAVE_CUDA)
 #include "trickle/gpu/cuda_frame_converter.hpp"
@@ -164,9 +165,10 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   // The thread does not own the pipeline: run() (which does) joins it, or ~Impl does.
   template <typename Body>
-  void start_thread(std::thread& thread, Body body) {
+  void start_thread(std::thread& thread, const char* name, Body body) {
     ++threads_alive;
-    thread = std::thread([this, body] {
+    thread = std::thread([this, name, body] {
+      name_this_thread(name);
       try {
         body();
       } catch (const std::exception& e) {
@@ -575,13 +577,13 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     }
     if (!options.data_url.empty()) spawn(data_loop(), "data", false);
     if (!options.control_url.empty()) spawn(control_loop(), "control", false);
-    if (!options.external_processing) start_thread(process_thread, [this] { process_thread_body(); });
+    if (!options.external_processing) start_thread(process_thread, "trk-process", [this] { process_thread_body(); });
     if (has_output) {
-      start_thread(encode_thread, [this] { encode_thread_body(); });
+      start_thread(encode_thread, "trk-encode", [this] { encode_thread_body(); });
       spawn(publish_output(), "output", true);
     }
     if (!options.subscribe_url.empty()) {
-      start_thread(decode_thread, [this] { decode_thread_body(); });
+      start_thread(decode_thread, "trk-decode", [this] { decode_thread_body(); });
       spawn(ingest(), "input", true);
     }
     while (threads_alive.load() > 0 || media_coroutines > 0) {
