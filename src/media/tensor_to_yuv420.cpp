@@ -1,6 +1,7 @@
 #include "trickle/media/tensor_to_yuv420.hpp"
 
 #include <cstddef>
+#include <type_traits>
 
 #include "trickle/media/colour_levels.hpp"
 
