@@ -15,6 +15,7 @@
 
 #include <fmt/format.h>
 
+#include "float_test_pictures.hpp"
 #include "media_test_support.hpp"
 #include "trickle/media/av_ptr.hpp"
 #include "trickle/media/stream_decoder.hpp"
@@ -412,31 +413,12 @@ BOOST_AUTO_TEST_CASE(float_values_outside_unit_range_are_clamped) {
 BOOST_AUTO_TEST_CASE(float_levels_are_the_same_on_every_path) {
   const int height = 37, width = 41;  // odd sizes: the SIMD loop's tail runs too
   const std::size_t count = static_cast<std::size_t>(height) * width * 3;
-  std::vector<float> hwc(count);
-  std::mt19937 random(7);
-  std::uniform_real_distribution<float> values(-0.5f, 1.5f);
-  for (std::size_t i = 0; i < count; ++i) {
-    hwc[i] = i % 5 == 0 ? static_cast<float>(i % 256) / 255.0f : values(random);
-  }
-  const float specials[] = {std::nanf(""), -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::infinity(), 0.5f / 255.0f, 254.5f / 255.0f,
-                            -0.0f, 1.0f, 1e30f, -1e30f, std::numeric_limits<float>::denorm_min()};
-  std::copy(std::begin(specials), std::end(specials), hwc.begin() + 3);
+  std::vector<float> hwc = test::float_values_with_specials(count, 7, 3);
   // The same values laid out channel-planar, seen as H x W x 3 through strides.
-  std::vector<float> planar(count);
-  for (int y = 0; y < height; ++y) {
-    for (int x = 0; x < width; ++x) {
-      for (int c = 0; c < 3; ++c) {
-        planar[(static_cast<std::size_t>(c) * height + y) * width + x] =
-            hwc[(static_cast<std::size_t>(y) * width + x) * 3 + c];
-      }
-    }
-  }
+  std::vector<float> planar = test::channel_planar(hwc, height, width);
   const Tensor contiguous = Tensor::from_blob(hwc.data(), {height, width, 3}, {}, DType::float32,
                                               Device::cpu(), {});
-  const Tensor strided = Tensor::from_blob(planar.data(), {height, width, 3},
-                                           {width, 1, static_cast<std::int64_t>(height) * width},
-                                           DType::float32, Device::cpu(), {});
+  const Tensor strided = test::planar_view(planar, height, width);
   std::vector<std::uint8_t> fast, slow;
   BOOST_REQUIRE(tensor_to_rgb24(contiguous, fast).has_value());
   BOOST_REQUIRE(tensor_to_rgb24(strided, slow).has_value());

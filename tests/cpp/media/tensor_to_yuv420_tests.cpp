@@ -9,10 +9,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
-#include <limits>
 #include <random>
 #include <vector>
 
+#include "float_test_pictures.hpp"
 #include "trickle/gpu/nv12_reference.hpp"
 #include "trickle/media/tensor_to_rgb.hpp"
 #include "trickle/media/tensor_to_yuv420.hpp"
@@ -96,30 +96,11 @@ constexpr int height = 38;
 
 BOOST_AUTO_TEST_CASE(simd_rows_and_per_pixel_rows_agree_on_every_value) {
   const std::size_t count = static_cast<std::size_t>(picture_height) * picture_width * 3;
-  std::vector<float> packed(count);
-  std::mt19937 random(11);
-  std::uniform_real_distribution<float> wild(-0.5f, 1.5f);
-  for (std::size_t i = 0; i < count; ++i) {
-    packed[i] = i % 3 == 0 ? static_cast<float>(i % 256) / 255.0f : wild(random);
-  }
-  const float specials[] = {std::nanf(""), -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::infinity(), 0.5f / 255.0f, 254.5f / 255.0f,
-                            -0.0f, 1.0f, 1e30f, -1e30f, std::numeric_limits<float>::denorm_min()};
-  std::copy(std::begin(specials), std::end(specials), packed.begin() + 3 * 9);
+  // Specials from pixel 9 on.
+  std::vector<float> packed = test::float_values_with_specials(count, 11, 3 * 9);
   // The same values channel-planar, seen as H x W x 3 through strides: the per-pixel path.
-  std::vector<float> planar(count);
-  for (int y = 0; y < picture_height; ++y) {
-    for (int x = 0; x < picture_width; ++x) {
-      for (int c = 0; c < 3; ++c) {
-        planar[(static_cast<std::size_t>(c) * picture_height + y) * picture_width + x] =
-            packed[(static_cast<std::size_t>(y) * picture_width + x) * 3 + c];
-      }
-    }
-  }
-  const Tensor strided = Tensor::from_blob(
-      planar.data(), {picture_height, picture_width, 3},
-      {picture_width, 1, static_cast<std::int64_t>(picture_height) * picture_width},
-      DType::float32, Device::cpu(), {});
+  std::vector<float> planar = test::channel_planar(packed, picture_height, picture_width);
+  const Tensor strided = test::planar_view(planar, picture_height, picture_width);
   const Yuv420 fast = convert(float_tensor(packed, picture_height, picture_width, 3), width, height);
   const Yuv420 slow = convert(strided, width, height);
   BOOST_TEST(fast.y == slow.y, boost::test_tools::per_element());
