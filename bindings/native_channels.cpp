@@ -102,8 +102,9 @@ class NativeSegment {
 class NativeSubscriber {
  public:
   NativeSubscriber(std::string url, std::int64_t start_seq, int max_retries, py::object connect_timeout,
-                   py::object on_error) {
+                   py::object on_error, bool verify_ssl, std::string ssl_ca_file) {
     protocol::SubscriberOptions o;
+    o.tls = net::TlsClientOptions{verify_ssl, std::move(ssl_ca_file)}.with_environment();
     o.start_seq = start_seq;
     o.max_retries = max_retries;
     o.connect_timeout = o.read_timeout = timeout_from(connect_timeout, forever);
@@ -164,8 +165,10 @@ class NativeSegmentWriter {
 
 class NativePublisher {
  public:
-  NativePublisher(std::string url, std::string mime_type, py::object connect_timeout, py::object on_error) {
+  NativePublisher(std::string url, std::string mime_type, py::object connect_timeout, py::object on_error,
+                  bool verify_ssl, std::string ssl_ca_file) {
     protocol::PublisherOptions o;
+    o.tls = net::TlsClientOptions{verify_ssl, std::move(ssl_ca_file)}.with_environment();
     o.mime_type = std::move(mime_type);
     o.connect_timeout = timeout_from(connect_timeout, forever);
     publisher_ = std::make_shared<protocol::TricklePublisher>(io_executor(), std::move(url), o,
@@ -210,8 +213,9 @@ void bind_native_channels(py::module_& m) {
       .def("read", &NativeSegment::read, py::arg("callback"))
       .def("close", &NativeSegment::close);
   py::class_<NativeSubscriber>(m, "NativeSubscriber")
-      .def(py::init<std::string, std::int64_t, int, py::object, py::object>(), py::arg("url"), py::arg("start_seq"),
-           py::arg("max_retries"), py::arg("connect_timeout"), py::arg("on_error"))
+      .def(py::init<std::string, std::int64_t, int, py::object, py::object, bool, std::string>(), py::arg("url"),
+           py::arg("start_seq"), py::arg("max_retries"), py::arg("connect_timeout"), py::arg("on_error"),
+           py::arg("verify_ssl") = false, py::arg("ssl_ca_file") = "")
       .def("next", &NativeSubscriber::next, py::arg("callback"))
       .def("close", &NativeSubscriber::close)
       .def("next_seq", &NativeSubscriber::next_seq);
@@ -220,8 +224,9 @@ void bind_native_channels(py::module_& m) {
       .def("write", &NativeSegmentWriter::write, py::arg("data"), py::arg("callback"))
       .def("close", &NativeSegmentWriter::close, py::arg("callback"));
   py::class_<NativePublisher>(m, "NativePublisher")
-      .def(py::init<std::string, std::string, py::object, py::object>(), py::arg("url"), py::arg("mime_type"),
-           py::arg("connect_timeout"), py::arg("on_error"))
+      .def(py::init<std::string, std::string, py::object, py::object, bool, std::string>(), py::arg("url"),
+           py::arg("mime_type"), py::arg("connect_timeout"), py::arg("on_error"), py::arg("verify_ssl") = false,
+           py::arg("ssl_ca_file") = "")
       .def("next", &NativePublisher::next, py::arg("callback"))
       .def("close", &NativePublisher::close, py::arg("callback"))
       .def("delete_channel", &NativePublisher::delete_channel, py::arg("callback"))

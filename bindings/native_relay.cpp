@@ -10,9 +10,11 @@ namespace {
 
 class NativeRelay {
  public:
-  NativeRelay(const std::string& host, int port, bool autocreate) {
+  NativeRelay(const std::string& host, int port, bool autocreate, const std::string& tls_cert,
+              const std::string& tls_key) {
     protocol::RelayOptions options;
     options.autocreate = autocreate;
+    if (!tls_cert.empty() || !tls_key.empty()) options.tls = net::TlsServerOptions{tls_cert, tls_key};
     auto relay = std::make_shared<protocol::RelayServer>(io_executor(), options);
     auto error = run_on_io([&]() -> std::string {
       auto listening = relay->listen(host, static_cast<std::uint16_t>(port));
@@ -58,7 +60,8 @@ class NativeRelay {
 
 void bind_native_relay(py::module_& m) {
   py::class_<NativeRelay>(m, "NativeRelay")
-      .def(py::init<const std::string&, int, bool>(), py::arg("host"), py::arg("port"), py::arg("autocreate"))
+      .def(py::init<const std::string&, int, bool, const std::string&, const std::string&>(), py::arg("host"),
+           py::arg("port"), py::arg("autocreate"), py::arg("tls_cert") = "", py::arg("tls_key") = "")
       .def_property_readonly("port", &NativeRelay::port)
       .def("stop", &NativeRelay::stop)
       .def("create_channel", &NativeRelay::create_channel, py::arg("name"), py::arg("mime_type") = "")

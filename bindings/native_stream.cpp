@@ -117,6 +117,8 @@ class NativeStream {
     o.control_url = get_str("control_url");
     o.events_url = get_str("events_url");
     o.data_url = get_str("data_url");
+    const bool verify_ssl = config.contains("verify_ssl") && config["verify_ssl"].cast<bool>();
+    o.tls = net::TlsClientOptions{verify_ssl, get_str("ssl_ca_file")}.with_environment();
     if (config.contains("width")) o.width = config["width"].cast<int>();
     if (config.contains("height")) o.height = config["height"].cast<int>();
     if (config.contains("max_framerate") && !config["max_framerate"].is_none()) {

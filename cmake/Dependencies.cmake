@@ -8,6 +8,7 @@ find_package(spdlog REQUIRED)
 find_package(nlohmann_json 3.10 REQUIRED)
 find_package(CLI11 REQUIRED)
 find_package(tl-expected REQUIRED)
+find_package(OpenSSL 3 REQUIRED)  # TLS for https:// trickle URLs (Debian: libssl-dev)
 
 # Standalone Asio is header-only and ships no CMake config.
 find_path(ASIO_INCLUDE_DIR asio.hpp REQUIRED)

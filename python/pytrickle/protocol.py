@@ -91,6 +91,7 @@ class TrickleProtocol(TrickleComponent):
                  heartbeat_interval: float = 10.0, publisher_timeout: Optional[float] = None,
                  subscriber_timeout: Optional[float] = None,
                  error_callback: Optional[ErrorCallback] = None, detect_out_resolution: bool = True,
+                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None,
                  **engine_options: Any):
         super().__init__(error_callback=error_callback, component_name="protocol")
         self.subscribe_url = subscribe_url
@@ -105,6 +106,10 @@ class TrickleProtocol(TrickleComponent):
         self.publisher_timeout = publisher_timeout
         self.subscriber_timeout = subscriber_timeout
         self.detect_out_resolution = detect_out_resolution
+        # For https:// channel URLs: certificates are not checked unless asked (upstream never
+        # checks them); a CA bundle file turns checking on (so do TRICKLE_CA_BUNDLE / TRICKLE_TLS_VERIFY).
+        self.verify_ssl = verify_ssl
+        self.ssl_ca_file = ssl_ca_file
         # Ours: opt-in cheaper frames ({"uint8": True, "batch_dim": False}) and queue sizes.
         self.engine_options = engine_options
 
@@ -152,6 +157,8 @@ class TrickleProtocol(TrickleComponent):
             "subscriber_timeout": self.subscriber_timeout,
             "publisher_timeout": self.publisher_timeout,
             "heartbeat_interval": float(self.heartbeat_interval or 0),
+            "verify_ssl": bool(self.verify_ssl),
+            "ssl_ca_file": self.ssl_ca_file or "",
         }
         if _env_flag("PYTRICKLE_GPU"):
             # NVDEC/NVENC for every stream of this process (a worker container's switch); each
@@ -172,7 +179,8 @@ class TrickleProtocol(TrickleComponent):
             self.publish_task = asyncio.create_task(self._native_finished.wait(), name="trickle-publish")
         if self.data_url and self.data_url.strip():
             self.data_publisher = TricklePublisher(self.data_url, "application/jsonl",
-                                                   error_callback=self._notify_error)
+                                                   error_callback=self._notify_error,
+                                                   verify_ssl=self.verify_ssl, ssl_ca_file=self.ssl_ca_file)
             if self.publisher_timeout is not None:
                 self.data_publisher.connect_timeout_seconds = self.publisher_timeout
             await self.data_publisher.start()

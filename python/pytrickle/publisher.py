@@ -48,9 +48,14 @@ class SegmentWriter:
 
 class TricklePublisher(TrickleComponent):
     def __init__(self, url: str, mime_type: str = "video/mp4",
-                 error_callback: Optional[ErrorCallback] = None, component_name: str = "publisher"):
+                 error_callback: Optional[ErrorCallback] = None, component_name: str = "publisher",
+                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None):
         super().__init__(error_callback=error_callback, component_name=component_name)
         self.url = url
+        # https:// only. Off by default, as upstream (orchestrators use self-signed certificates);
+        # a CA bundle file turns checking on (so do TRICKLE_CA_BUNDLE / TRICKLE_TLS_VERIFY).
+        self.verify_ssl = verify_ssl
+        self.ssl_ca_file = ssl_ca_file
         self.mime_type = mime_type
         self.idx = 0
         self.next_writer = None
@@ -67,7 +72,8 @@ class TricklePublisher(TrickleComponent):
         self._loop = asyncio.get_running_loop()
         native = load_native()
         self.session = native.NativePublisher(self.url, self.mime_type, self.connect_timeout_seconds,
-                                              self._on_native_error)
+                                              self._on_native_error, bool(self.verify_ssl),
+                                              self.ssl_ca_file or "")
         self._update_state(ComponentState.RUNNING)
 
     def _on_native_error(self, kind: str, message: str) -> None:

@@ -6,17 +6,25 @@ demos and tests, this relay serves the same protocol on loopback:
     with TrickleRelay() as relay:
         relay.create_channel("in")
         url = relay.url("in")        # http://127.0.0.1:<port>/in
+
+With ``tls_cert`` and ``tls_key`` (PEM files) it serves https://, as go-livepeer's relay does.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 from ._native_loader import load_native
 
 
 class TrickleRelay:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, autocreate: bool = True):
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, autocreate: bool = True,
+                 tls_cert: Optional[str] = None, tls_key: Optional[str] = None):
+        if bool(tls_cert) != bool(tls_key):
+            raise ValueError("tls_cert and tls_key go together: give both to serve https://, or neither")
         self.host = host
-        self._native = load_native().NativeRelay(host, port, autocreate)
+        self.scheme = "https" if tls_cert else "http"
+        self._native = load_native().NativeRelay(host, port, autocreate, tls_cert or "", tls_key or "")
 
     @property
     def port(self) -> int:
@@ -24,7 +32,7 @@ class TrickleRelay:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, channel: str) -> str:
         return f"{self.base_url}/{channel}"

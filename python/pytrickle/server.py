@@ -96,7 +96,8 @@ class StreamServer:
                  subscriber_timeout: Optional[float] = None,
                  app_kwargs: Optional[Dict[str, Any]] = None,
                  frame_skip_config: Optional[FrameSkipConfig] = None,
-                 overlay_config: Optional[OverlayConfig] = None):
+                 overlay_config: Optional[OverlayConfig] = None,
+                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None):
         self.frame_processor = frame_processor
         self.port = port
         self.host = host
@@ -120,6 +121,9 @@ class StreamServer:
         self.capability_name = capability_name or os.getenv("CAPABILITY_NAME", "") or os.getenv("MODEL_ID", "") or ""
         self.publisher_timeout = publisher_timeout
         self.subscriber_timeout = subscriber_timeout
+        # How the streams' https:// trickle URLs are checked (see TrickleProtocol).
+        self.verify_ssl = verify_ssl
+        self.ssl_ca_file = ssl_ca_file
         self.frame_skip_config = frame_skip_config
         self.overlay_config = overlay_config
 
@@ -299,6 +303,8 @@ class StreamServer:
                 publisher_timeout=self.publisher_timeout,
                 subscriber_timeout=self.subscriber_timeout,
                 detect_out_resolution=params.get("detect_out_resolution", True),
+                verify_ssl=self.verify_ssl,
+                ssl_ca_file=self.ssl_ca_file,
             )
             client = TrickleClient(
                 protocol=protocol,

@@ -60,9 +60,14 @@ class TrickleSubscriber(TrickleComponent):
     def __init__(self, url: str, start_seq: int = -2, max_retries: int = MAX_RETRIES,
                  connect_timeout_seconds: float = CONNECT_TIMEOUT_SECONDS,
                  error_callback: Optional[ErrorCallback] = None,
-                 component_name: Optional[str] = "subscriber"):
+                 component_name: Optional[str] = "subscriber",
+                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None):
         super().__init__(error_callback=error_callback, component_name=component_name or "subscriber")
         self.base_url = url
+        # https:// only. Off by default, as upstream (orchestrators use self-signed certificates);
+        # a CA bundle file turns checking on (so do TRICKLE_CA_BUNDLE / TRICKLE_TLS_VERIFY).
+        self.verify_ssl = verify_ssl
+        self.ssl_ca_file = ssl_ca_file
         self.idx = start_seq
         self.max_retries = max_retries
         self.connect_timeout_seconds = connect_timeout_seconds
@@ -77,7 +82,8 @@ class TrickleSubscriber(TrickleComponent):
         self._loop = asyncio.get_running_loop()
         native = load_native()
         self.session = native.NativeSubscriber(self.base_url, int(self.idx), int(self.max_retries),
-                                               self.connect_timeout_seconds, self._on_native_error)
+                                               self.connect_timeout_seconds, self._on_native_error,
+                                               bool(self.verify_ssl), self.ssl_ca_file or "")
         self._update_state(ComponentState.RUNNING)
 
     def _on_native_error(self, kind: str, message: str) -> None:

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/api/stream_server.hpp"
+#include "trickle/util/tls_client_flags.hpp"
 #include "trickle/util/thread_name.hpp"
 
 namespace trickle::api {
@@ -39,6 +40,7 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
   app.add_option("--streams", streams, "Concurrent streams served by this process, one REST server each on consecutive ports")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
+  add_tls_client_flags(app, options.api.stream_defaults.tls);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

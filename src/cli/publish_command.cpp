@@ -9,6 +9,7 @@ extern "C" {
 }
 
 #include "commands.hpp"
+#include "trickle/util/tls_client_flags.hpp"
 #include "trickle/media/packet_reader.hpp"
 #include "trickle/media/segment_muxer.hpp"
 #include "trickle/protocol/publisher.hpp"
@@ -26,6 +27,7 @@ struct PublishArgs {
   bool keep_open = false;
   std::string tee;
   std::string mime_type = "video/mp2t";
+  net::TlsClientOptions tls;
 };
 
 // The muxer calls back synchronously; the POSTs are asynchronous. So the sink only queues what
@@ -102,6 +104,8 @@ net::awaitable<int> publish(const PublishArgs& args) {
   }
   protocol::PublisherOptions options;
   options.mime_type = args.mime_type;
+  options.tls = args.tls;
+  log_tls_choice(args.url, args.tls);
   protocol::TricklePublisher publisher(executor, args.url, options);
   Publishing out{publisher, args.tee.empty() ? nullptr : &tee, nullptr};
 
@@ -181,6 +185,7 @@ void add_publish_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--tee", args->tee, "Also write the published bytes, back to back, to this file");
   cmd->add_flag("--keep-open", args->keep_open, "Do not DELETE the channel when the file ends");
   cmd->add_option("--mime-type", args->mime_type, "Content-Type of the segments")->capture_default_str();
+  add_tls_client_flags(*cmd, args->tls);
   cmd->callback([args, &exit_code] { exit_code = run_publish(*args); });
 }
 

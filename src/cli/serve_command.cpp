@@ -15,6 +15,7 @@ struct ServeArgs {
   std::string base_path = "/";
   double idle_timeout_s = 300;
   bool changes = false;
+  std::string tls_cert, tls_key;
 };
 
 int run_serve(const ServeArgs& args) {
@@ -25,6 +26,7 @@ int run_serve(const ServeArgs& args) {
   options.changes_feed = args.changes;
   options.idle_timeout = std::chrono::milliseconds(static_cast<long long>(args.idle_timeout_s * 1000));
   options.sweep_interval = std::min<std::chrono::milliseconds>(std::chrono::minutes(1), options.idle_timeout);
+  if (!args.tls_cert.empty()) options.tls = net::TlsServerOptions{args.tls_cert, args.tls_key};
   protocol::RelayServer relay(io.get_executor(), options);
   auto endpoint = relay.listen(args.host, args.port);
   if (!endpoint) {
@@ -36,7 +38,8 @@ int run_serve(const ServeArgs& args) {
                                                                                   : options.base_path;
   if (base.back() != '/') base.push_back('/');
   // Tests and scripts read this line to learn the port (with --port 0).
-  std::printf("trickle relay listening on http://%s:%u%s\n", args.host.c_str(), relay.port(), base.c_str());
+  std::printf("trickle relay listening on %s://%s:%u%s\n", relay.secure() ? "https" : "http", args.host.c_str(),
+              relay.port(), base.c_str());
   std::fflush(stdout);
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -61,6 +64,12 @@ void add_serve_command(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   cmd->add_flag("--changes", args->changes, "Publish channel additions/removals as JSON on the _changes channel");
+  auto* cert = cmd->add_option("--tls-cert", args->tls_cert, "Serve https://: PEM certificate (chain) file")
+                   ->check(CLI::ExistingFile);
+  auto* key = cmd->add_option("--tls-key", args->tls_key, "Serve https://: PEM private key file")
+                  ->check(CLI::ExistingFile);
+  cert->needs(key);
+  key->needs(cert);
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });
 }
 

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "commands.hpp"
+#include "trickle/util/tls_client_flags.hpp"
 #include "trickle/protocol/subscriber.hpp"
 
 namespace trickle::cli {
@@ -17,6 +18,7 @@ struct SubscribeArgs {
   std::int64_t max_segments = 0;
   int max_retries = 5;
   double timeout_s = 30;
+  net::TlsClientOptions tls;
 };
 
 net::awaitable<int> subscribe(const SubscribeArgs& args, std::ostream& out) {
@@ -24,6 +26,8 @@ net::awaitable<int> subscribe(const SubscribeArgs& args, std::ostream& out) {
   protocol::SubscriberOptions options;
   options.start_seq = args.start_seq;
   options.max_retries = args.max_retries;
+  options.tls = args.tls;
+  log_tls_choice(args.url, args.tls);
   options.connect_timeout = options.read_timeout =
       std::chrono::milliseconds(static_cast<long long>(args.timeout_s * 1000));
   std::string failure;
@@ -101,6 +105,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
       ->check(CLI::PositiveNumber)->capture_default_str();
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for a segment to start or continue")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  add_tls_client_flags(*cmd, args->tls);
   cmd->callback([args, &exit_code] { exit_code = run_subscribe(*args); });
 }
 

@@ -15,7 +15,13 @@ static awaitable<std::error_code> resolve_and_connect(asio::ip::tcp::socket& soc
 }
 
 awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnection::connect(
-    Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits) {
+    Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits, const TlsClientOptions& tls) {
+  std::shared_ptr<TlsContext> context;
+  if (url.secure) {
+    auto made = TlsContext::client(tls);
+    if (!made) co_return tl::unexpected(made.error());
+    context = std::move(*made);
+  }
   asio::ip::tcp::socket socket(executor);
   asio::steady_timer deadline(executor, timeout);
   auto outcome = co_await (resolve_and_connect(socket, url) || deadline.async_wait(use_nothrow));
@@ -24,11 +30,37 @@ awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnectio
   }
   if (auto ec = std::get<0>(outcome))
     co_return http_error(HttpErrc::connect_failed, fmt::format("cannot connect to {}: {}", url.authority(), ec.message()));
-  co_return std::make_unique<HttpClientConnection>(std::move(socket), limits, url.authority());
+  if (!context) co_return std::make_unique<HttpClientConnection>(Transport(std::move(socket)), limits, url.authority());
+
+  // The handshake shares the connect deadline: a server that accepts and then says nothing
+  // (or is not a TLS server and waits for a request) cannot hold the caller longer.
+  Transport transport(std::move(socket), std::move(context));
+  auto handshake = co_await (transport.client_handshake(url.host) || deadline.async_wait(use_nothrow));
+  if (handshake.index() == 1) {
+    transport.close();
+    co_return http_error(HttpErrc::timeout, fmt::format("TLS handshake with {} timed out", url.to_string()));
+  }
+  if (auto ec = std::get<0>(handshake)) {
+    transport.close();
+    co_return http_error(HttpErrc::connect_failed,
+                         fmt::format("TLS handshake with {} failed: {}", url.to_string(), describe_tls_failure(ec)));
+  }
+  co_return std::make_unique<HttpClientConnection>(std::move(transport), limits, url.authority());
 }
 
-HttpClientConnection::HttpClientConnection(asio::ip::tcp::socket socket, HttpLimits limits, std::string authority)
-    : connection_(std::move(socket), HttpParser::Kind::response, limits), authority_(std::move(authority)) {}
+// What the overloads without TLS options use: checks off, as upstream PyTrickle.
+static const TlsClientOptions& unchecked() {
+  static const TlsClientOptions none;
+  return none;
+}
+
+awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnection::connect(
+    Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits) {
+  return connect(std::move(executor), url, timeout, limits, unchecked());
+}
+
+HttpClientConnection::HttpClientConnection(Transport transport, HttpLimits limits, std::string authority)
+    : connection_(std::move(transport), HttpParser::Kind::response, limits), authority_(std::move(authority)) {}
 
 awaitable<HttpResult<void>> HttpClientConnection::send_head(std::string_view method, std::string_view target,
                                                             HttpHeaders headers, BodyMode mode,
@@ -109,9 +141,10 @@ awaitable<HttpResult<std::string>> HttpClientConnection::read_all(std::size_t li
 
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
                                                  HttpHeaders headers, std::string_view body,
-                                                 Clock::duration timeout, std::size_t max_body) {
+                                                 Clock::duration timeout, std::size_t max_body,
+                                                 const TlsClientOptions& tls) {
   auto deadline = deadline_after(timeout);
-  auto connection = co_await HttpClientConnection::connect(executor, url, timeout);
+  auto connection = co_await HttpClientConnection::connect(executor, url, timeout, {}, tls);
   if (!connection) co_return tl::unexpected(connection.error());
   auto& c = **connection;
   headers.set("Connection", "close");
@@ -127,6 +160,16 @@ awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& u
   if (!text) co_return tl::unexpected(text.error());
   response.body = std::move(*text);
   co_return response;
+}
+
+}  // namespace trickle::net
+
+namespace trickle::net {
+
+awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
+                                                 HttpHeaders headers, std::string_view body,
+                                                 Clock::duration timeout, std::size_t max_body) {
+  return http_request(std::move(executor), url, method, std::move(headers), body, timeout, max_body, unchecked());
 }
 
 }  // namespace trickle::net

@@ -6,26 +6,20 @@
 
 namespace trickle::net {
 
-HttpConnection::HttpConnection(asio::ip::tcp::socket socket, HttpParser::Kind kind, const HttpLimits& limits)
-    : socket_(std::move(socket)),
+HttpConnection::HttpConnection(Transport transport, HttpParser::Kind kind, const HttpLimits& limits)
+    : transport_(std::move(transport)),
       limits_(limits),
       parser_(kind, limits),
       buffer_(limits.read_buffer_bytes),
-      read_watchdog_(socket_.get_executor(), [this] { close(); }),
-      write_watchdog_(socket_.get_executor(), [this] { close(); }) {
+      read_watchdog_(executor(), [this] { close(); }),
+      write_watchdog_(executor(), [this] { close(); }) {
   std::error_code ignored;
-  socket_.set_option(asio::ip::tcp::no_delay(true), ignored);  // latency over batching
+  transport_.socket().set_option(asio::ip::tcp::no_delay(true), ignored);  // latency over batching
 }
 
 HttpConnection::~HttpConnection() { close(); }
 
-void HttpConnection::close() {
-  std::error_code ignored;
-  if (socket_.is_open()) {
-    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
-}
+void HttpConnection::close() { transport_.close(); }
 
 HttpError HttpConnection::socket_error(const std::error_code& ec, const Watchdog& watchdog) const {
   if (watchdog.expired()) return {HttpErrc::timeout, "timed out"};
@@ -45,8 +39,7 @@ awaitable<HttpResult<void>> HttpConnection::fill(Clock::duration timeout) {
     begin_ = 0;
   }
   read_watchdog_.expires_after(timeout);
-  auto [ec, n] = co_await socket_.async_read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_),
-                                                  use_nothrow);
+  auto [ec, n] = co_await transport_.read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_));
   read_watchdog_.disarm();
   if (ec) co_return tl::unexpected(socket_error(ec, read_watchdog_));
   end_ += n;
@@ -123,7 +116,7 @@ awaitable<bool> HttpConnection::discard_body(std::size_t limit, Clock::duration 
 awaitable<HttpResult<void>> HttpConnection::write(std::span<const asio::const_buffer> buffers,
                                                   Clock::duration timeout) {
   write_watchdog_.expires_after(timeout);
-  auto [ec, n] = co_await asio::async_write(socket_, buffers, use_nothrow);
+  auto [ec, n] = co_await transport_.write(buffers);
   write_watchdog_.disarm();
   if (ec) co_return tl::unexpected(socket_error(ec, write_watchdog_));
   co_return HttpResult<void>{};

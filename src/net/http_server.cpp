@@ -165,6 +165,12 @@ awaitable<HttpResult<void>> ServerResponse::send(int status, HttpHeaders headers
 // ---------------------------------------------------------------------------------------------
 // HttpServer
 
+static std::string endpoint_text(const asio::ip::tcp::socket& socket) {
+  std::error_code ec;
+  auto endpoint = socket.remote_endpoint(ec);
+  return ec ? std::string("a closed connection") : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+}
+
 // (GCC 12 miscompiles braced header lists written inside co_await expressions; build them here.)
 static HttpHeaders plain_text() { return HttpHeaders{{"Content-Type", "text/plain"}}; }
 
@@ -189,6 +195,13 @@ HttpResult<asio::ip::tcp::endpoint> HttpServer::listen(const std::string& host, 
   auto local = acceptor_.local_endpoint(ec);
   port_ = local.port();
   return local;
+}
+
+HttpResult<void> HttpServer::use_tls(const TlsServerOptions& options) {
+  auto context = TlsContext::server(options);
+  if (!context) return tl::unexpected(context.error());
+  tls_ = std::move(*context);
+  return {};
 }
 
 void HttpServer::start() {
@@ -232,10 +245,48 @@ static awaitable<void> linger(HttpConnection& connection) {
   co_await connection.discard_body(16 * 1024 * 1024, std::chrono::seconds(5));
 }
 
+// The server's side of the TLS handshake, bounded by the header timeout (a client that connects
+// and says nothing is dropped as one that sends no request). What a client sends first tells a
+// TLS ClientHello (a handshake record, 0x16) from plain HTTP; the latter gets Go's answer
+// instead of a handshake failure it could not read.
+awaitable<bool> HttpServer::accept_tls(HttpConnection& connection) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer deadline(executor_, limits_.header_timeout);
+  std::array<std::uint8_t, 1> first{};
+  auto peeked = co_await (connection.socket().async_receive(asio::buffer(first), asio::socket_base::message_peek,
+                                                            use_nothrow) ||
+                          deadline.async_wait(use_nothrow));
+  if (peeked.index() == 1 || std::get<0>(std::get<0>(peeked)) || std::get<1>(std::get<0>(peeked)) == 0) co_return false;
+  constexpr std::uint8_t tls_handshake_record = 0x16;
+  if (first[0] != tls_handshake_record) {
+    constexpr std::string_view answer =
+        "HTTP/1.0 400 Bad Request\r\n\r\nClient sent an HTTP request to an HTTPS server.\n";
+    co_await asio::async_write(connection.socket(), asio::buffer(answer), use_nothrow);
+    co_return false;
+  }
+  auto handshake = co_await (connection.transport().server_handshake() || deadline.async_wait(use_nothrow));
+  if (handshake.index() == 1) co_return false;
+  if (auto ec = std::get<0>(handshake)) {
+    spdlog::debug("TLS handshake from {} failed: {}", endpoint_text(connection.socket()), ec.message());
+    co_return false;
+  }
+  co_return true;
+}
+
 awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
   auto alive = alive_;
-  auto connection = std::make_unique<HttpConnection>(std::move(socket), HttpParser::Kind::request, limits_);
+  Transport transport = tls_ ? Transport(std::move(socket), tls_) : Transport(std::move(socket));
+  auto connection = std::make_unique<HttpConnection>(std::move(transport), HttpParser::Kind::request, limits_);
   connections_.insert(connection.get());
+  if (tls_) {
+    bool secured = co_await accept_tls(*connection);
+    if (!*alive) co_return;
+    if (!secured) {
+      connections_.erase(connection.get());
+      connection->close();
+      co_return;
+    }
+  }
   bool first = true;
   while (*alive && connection->is_open() && !stopping_) {
     auto head = co_await connection->read_head(first ? limits_.header_timeout : limits_.idle_timeout);

@@ -1,22 +1,36 @@
 #include "trickle/net/url.hpp"
 
+#include <cctype>
 #include <charconv>
 
 #include <fmt/format.h>
 
 namespace trickle::net {
 
+// Schemes are case-insensitive (RFC 3986 3.1): "HTTPS://" is https.
+static bool starts_with_scheme(std::string_view text, std::string_view scheme) {
+  if (text.size() < scheme.size()) return false;
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(text[i])) != scheme[i]) return false;
+  return true;
+}
+
 tl::expected<Url, std::string> Url::parse(std::string_view text) {
-  constexpr std::string_view scheme = "http://";
-  if (text.substr(0, scheme.size()) != scheme) {
+  Url url;
+  std::string_view rest;
+  if (starts_with_scheme(text, "http://")) {
+    rest = text.substr(7);
+  } else if (starts_with_scheme(text, "https://")) {
+    rest = text.substr(8);
+    url.secure = true;
+    url.port = 443;
+  } else {
     if (text.find("://") != std::string_view::npos)
-      return tl::unexpected(fmt::format("unsupported URL scheme in '{}' (only http:// is supported)", text));
-    return tl::unexpected(fmt::format("'{}' is not an http:// URL", text));
+      return tl::unexpected(fmt::format("unsupported URL scheme in '{}' (only http:// and https:// are supported)", text));
+    return tl::unexpected(fmt::format("'{}' is not an http:// or https:// URL", text));
   }
-  std::string_view rest = text.substr(scheme.size());
   auto slash = rest.find_first_of("/?");
   std::string_view authority = rest.substr(0, slash);
-  Url url;
   url.target = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
   if (url.target.front() == '?') url.target.insert(url.target.begin(), '/');
   if (authority.empty()) return tl::unexpected(fmt::format("no host in URL '{}'", text));
@@ -53,7 +67,7 @@ std::string Url::authority() const {
   return v6 ? fmt::format("[{}]:{}", host, port) : fmt::format("{}:{}", host, port);
 }
 
-std::string Url::to_string() const { return fmt::format("http://{}{}", authority(), target); }
+std::string Url::to_string() const { return fmt::format("{}://{}{}", scheme(), authority(), target); }
 
 Url Url::with_path_suffix(std::string_view suffix) const {
   Url out = *this;

@@ -61,7 +61,8 @@ static std::shared_ptr<SegmentWriter::State> start_segment(const std::shared_ptr
 static awaitable<void> open_segment(std::shared_ptr<SegmentWriter::State> w) {
   auto& shared = *w->shared;
   auto target = shared.url.with_path_suffix(fmt::format("/{}", w->seq));
-  auto connection = co_await HttpClientConnection::connect(shared.executor, target, shared.options.connect_timeout);
+  auto connection = co_await HttpClientConnection::connect(shared.executor, target, shared.options.connect_timeout,
+                                                           {}, shared.options.tls);
   if (!connection) {
     w->answered = true;
     w->set_phase(SegmentWriter::State::Phase::failed);
@@ -221,7 +222,8 @@ awaitable<void> TricklePublisher::close() {
 
 awaitable<bool> TricklePublisher::delete_channel() {
   auto s = state_;
-  auto response = co_await net::http_request(s->shared->executor, s->shared->url, "DELETE");
+  auto response = co_await net::http_request(s->shared->executor, s->shared->url, "DELETE", {}, {},
+                                             std::chrono::seconds(10), 16 * 1024 * 1024, s->shared->options.tls);
   co_return response && response->head.status == 200;
 }
 

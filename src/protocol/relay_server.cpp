@@ -74,6 +74,9 @@ RelayServer::~RelayServer() {
 }
 
 net::HttpResult<asio::ip::tcp::endpoint> RelayServer::listen(const std::string& host, std::uint16_t port) {
+  if (options_.tls) {
+    if (auto tls = http_.use_tls(*options_.tls); !tls) return tl::unexpected(tls.error());
+  }
   return http_.listen(host, port);
 }
 

@@ -88,13 +88,14 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
                                                       std::shared_ptr<TrickleSubscriber::State::Pending> pending,
                                                       std::int64_t seq) {
   const auto& opts = s->options;
+  std::string failure;  // the last attempt's, for the report when every attempt failed
   for (int attempt = 0; attempt < opts.max_retries; ++attempt) {
     if (s->stopped) co_return std::nullopt;
     bool last = attempt + 1 == opts.max_retries;
     auto target = s->url.with_path_suffix(fmt::format("/{}", seq));
     auto deadline = net::deadline_after(opts.connect_timeout);  // saturates for "no timeout"
-    auto connection = co_await HttpClientConnection::connect(s->executor, target, opts.connect_timeout);
-    std::string failure;
+    auto connection = co_await HttpClientConnection::connect(s->executor, target, opts.connect_timeout, {}, opts.tls);
+    failure.clear();
     if (connection) {
       auto& c = **connection;
       pending->in_flight = &c;
@@ -134,7 +135,8 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
   }
   if (!s->stopped)
     s->report(error_kind::max_retries_exceeded,
-              fmt::format("gave up on {} after {} attempts", s->url.to_string(), opts.max_retries));
+              fmt::format("gave up on {} after {} attempts; the last: {}", s->url.to_string(), opts.max_retries,
+                          failure));
   co_return std::nullopt;
 }
 

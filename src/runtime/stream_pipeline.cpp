@@ -339,6 +339,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   std::unique_ptr<protocol::TricklePublisher> make_publisher(const std::string& url, std::string mime_type,
                                                              const char* channel, bool failure_ends_stream) {
     protocol::PublisherOptions o;
+    o.tls = options.tls;
     o.mime_type = std::move(mime_type);
     if (options.publisher_timeout) o.connect_timeout = seconds_to_ms(*options.publisher_timeout);
     return std::make_unique<protocol::TricklePublisher>(
@@ -353,6 +354,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> ingest() {
     auto self = shared_from_this();
     protocol::SubscriberOptions o;
+    o.tls = options.tls;
     o.start_seq = options.subscribe_start_seq;
     if (options.subscriber_timeout) o.connect_timeout = o.read_timeout = seconds_to_ms(*options.subscriber_timeout);
     subscriber = std::make_unique<protocol::TrickleSubscriber>(
@@ -433,6 +435,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   net::awaitable<void> control_loop() {
     auto self = shared_from_this();
     protocol::SubscriberOptions o;
+    o.tls = options.tls;
     // Upstream's control subscriber has no timeout unless subscriber_timeout is given (Q22).
     o.connect_timeout = o.read_timeout = options.subscriber_timeout ? seconds_to_ms(*options.subscriber_timeout)
                                                                     : no_timeout;
@@ -569,8 +572,20 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
+  // Once per stream, so an operator can see how https:// peers are treated.
+  void log_tls_choice() const {
+    for (const auto* url : {&options.subscribe_url, &options.publish_url, &options.control_url,
+                            &options.events_url, &options.data_url}) {
+      if (auto parsed = net::Url::parse(*url); parsed && parsed->secure) {
+        spdlog::info("stream {}: https:// channels, {}", options.request_id, options.tls.describe());
+        return;
+      }
+    }
+  }
+
   net::awaitable<void> run() {
     auto self = shared_from_this();
+    log_tls_choice();
     if (!options.events_url.empty()) {
       spawn(events_loop(), "events", false);
       if (options.heartbeat_interval > 0) spawn(heartbeat_loop(), "heartbeat", false);

@@ -34,7 +34,7 @@ UPSTREAM_CLIENTS = TESTS_DIR / "upstream_clients"
 UPSTREAM_VENV = REPO / ".venv-upstream"
 UPSTREAM_MARKER = UPSTREAM_VENV / "UNAVAILABLE"
 
-LISTEN_RE = re.compile(r"^trickle relay listening on (http://127\.0\.0\.1:(\d+))/$")
+LISTEN_RE = re.compile(r"^trickle relay listening on (https?://127\.0\.0\.1:(\d+))/$")
 
 
 # --------------------------------------------------------------------------------------------
@@ -106,11 +106,13 @@ class Relay:
         assert self.proc.poll() is None, f"the relay died (rc {self.proc.returncode})\n{self.logs()}"
 
 
-def start_relay(exe: Path, workdir: Path, *, autocreate: bool) -> Relay:
+def start_relay(exe: Path, workdir: Path, *, autocreate: bool, tls: "Certificate | None" = None) -> Relay:
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [str(exe), "serve", "--host", "127.0.0.1", "--port", "0"]
     if autocreate:
         cmd.append("--autocreate")
+    if tls is not None:
+        cmd += ["--tls-cert", str(tls.cert), "--tls-key", str(tls.key)]
     stderr_path = workdir / f"relay-{time.monotonic_ns()}.stderr"
     err = open(stderr_path, "wb")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, stdin=subprocess.DEVNULL)
@@ -141,7 +143,7 @@ def start_relay(exe: Path, workdir: Path, *, autocreate: bool) -> Relay:
     if not m:
         stop_relay(relay)
         pytest.fail(f"`{' '.join(cmd)}`: first stdout line {first[0]!r} is not "
-                    f"'trickle relay listening on http://127.0.0.1:PORT/'\n{relay.logs()}")
+                    f"'trickle relay listening on http(s)://127.0.0.1:PORT/'\n{relay.logs()}")
     relay.base_url, relay.port = m.group(1), int(m.group(2))
     return relay
 
@@ -165,11 +167,12 @@ def stop_relay(relay: Relay) -> str | None:
 
 @pytest.fixture
 def relay_factory(trickle_exe, tmp_path):
-    """Factory: relay_factory(autocreate=True) -> Relay; all are stopped at teardown."""
+    """Factory: relay_factory(autocreate=True, tls=None) -> Relay; all are stopped at teardown.
+    With a Certificate it serves https://."""
     relays: list[Relay] = []
 
-    def make(autocreate: bool = True) -> Relay:
-        r = start_relay(trickle_exe, tmp_path / "relay", autocreate=autocreate)
+    def make(autocreate: bool = True, tls: "Certificate | None" = None) -> Relay:
+        r = start_relay(trickle_exe, tmp_path / "relay", autocreate=autocreate, tls=tls)
         relays.append(r)
         return r
 
@@ -188,6 +191,52 @@ def relay_factory(trickle_exe, tmp_path):
 def relay(relay_factory) -> Relay:
     """`trickle serve --host 127.0.0.1 --port 0 --autocreate`."""
     return relay_factory(autocreate=True)
+
+
+# --------------------------------------------------------------------------------------------
+# TLS: certificates made with the openssl CLI, as a go-livepeer orchestrator makes its own
+
+
+@dataclass
+class Certificate:
+    cert: Path  # PEM; being self-signed, also the CA bundle that trusts it
+    key: Path
+
+
+def make_certificate(directory: Path, name: str, names: str) -> Certificate:
+    """A self-signed P-256 certificate for `names` (subjectAltName, e.g. "IP:127.0.0.1")."""
+    directory.mkdir(parents=True, exist_ok=True)
+    made = Certificate(directory / f"{name}.crt", directory / f"{name}.key")
+    run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", f"/CN={name}", "-addext", f"subjectAltName={names}",
+         "-keyout", made.key, "-out", made.cert], timeout=60)
+    return made
+
+
+@pytest.fixture(scope="session")
+def tls_certificate(tmp_path_factory) -> Certificate:
+    """The TLS relays' certificate, for 127.0.0.1 and localhost."""
+    return make_certificate(tmp_path_factory.mktemp("tls"), "loopback", "IP:127.0.0.1,DNS:localhost")
+
+
+@pytest.fixture(scope="session")
+def other_certificate(tmp_path_factory) -> Certificate:
+    """Someone else's certificate: a CA bundle that does not trust the relays'."""
+    return make_certificate(tmp_path_factory.mktemp("tls-other"), "other", "IP:127.0.0.1")
+
+
+@pytest.fixture
+def tls_relay(relay_factory, tls_certificate) -> Relay:
+    """`trickle serve ... --tls-cert --tls-key`: the relay on https://."""
+    return relay_factory(autocreate=True, tls=tls_certificate)
+
+
+@pytest.fixture(params=["http", "https"])
+def relay_either_scheme(request, relay_factory) -> Relay:
+    """A relay on http:// and, in a second run of the test, on https://."""
+    if request.param == "http":
+        return relay_factory(autocreate=True)
+    return relay_factory(autocreate=True, tls=request.getfixturevalue("tls_certificate"))
 
 
 # --------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include "trickle/net/asio.hpp"
 #include "trickle/net/http_connection.hpp"
 #include "trickle/net/http_message.hpp"
+#include "trickle/net/tls.hpp"
 #include "trickle/net/url.hpp"
 
 namespace trickle::net {
@@ -20,11 +21,18 @@ enum class BodyMode { none, content_length, chunked };
 
 class HttpClientConnection {
  public:
-  // Resolves and connects; `timeout` bounds both.
+  // Resolves, connects and, for https://, does the TLS handshake; `timeout` bounds all three.
+  // `tls` applies to https:// URLs only (and must outlive the call); without it certificates
+  // are not checked.
+  static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(
+      Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits,
+      const TlsClientOptions& tls);
+  // (Overloads, not default arguments: GCC 12 destroys a defaulted temporary twice when the
+  // call is co_awaited.)
   static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(
       Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits = {});
 
-  explicit HttpClientConnection(asio::ip::tcp::socket socket, HttpLimits limits, std::string authority);
+  HttpClientConnection(Transport transport, HttpLimits limits, std::string authority);
 
   awaitable<HttpResult<void>> send_head(std::string_view method, std::string_view target, HttpHeaders headers,
                                         BodyMode mode = BodyMode::none, std::size_t content_length = 0);
@@ -56,6 +64,11 @@ struct HttpResponse {
 };
 
 // One complete request on a fresh connection (closed afterwards): for DELETEs, small GETs, tests.
+// `tls` as for connect(); without it certificates are not checked.
+awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
+                                                 HttpHeaders headers, std::string_view body,
+                                                 Clock::duration timeout, std::size_t max_body,
+                                                 const TlsClientOptions& tls);
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
                                                  HttpHeaders headers = {}, std::string_view body = {},
                                                  Clock::duration timeout = std::chrono::seconds(10),

@@ -1,6 +1,6 @@
 #pragma once
-// One HTTP/1.1 connection: a socket, a read buffer of bounded size, the parser, and deadlines.
-// Server and client both use it; only the parser kind differs. Reads pull bytes from the socket
+// One HTTP/1.1 connection: a transport (TCP, plain or TLS), a read buffer of bounded size, the
+// parser, and deadlines. Server and client both use it; only the parser kind differs. Reads pull bytes from the socket
 // only when the caller asks for the next piece, so a slow consumer slows the peer down (TCP
 // back-pressure) instead of growing a buffer.
 
@@ -14,6 +14,7 @@
 #include "trickle/net/http_error.hpp"
 #include "trickle/net/http_limits.hpp"
 #include "trickle/net/http_parser.hpp"
+#include "trickle/net/transport.hpp"
 #include "trickle/net/watchdog.hpp"
 
 namespace trickle::net {
@@ -22,7 +23,7 @@ using BodyPiece = std::optional<std::vector<std::uint8_t>>;  // nullopt: the bod
 
 class HttpConnection {
  public:
-  HttpConnection(asio::ip::tcp::socket socket, HttpParser::Kind kind, const HttpLimits& limits);
+  HttpConnection(Transport transport, HttpParser::Kind kind, const HttpLimits& limits);
   ~HttpConnection();
   HttpConnection(const HttpConnection&) = delete;
   HttpConnection& operator=(const HttpConnection&) = delete;
@@ -46,17 +47,19 @@ class HttpConnection {
   bool body_done() const { return parser_.message_done(); }
   void next_message() { parser_.next_message(); }
 
-  bool is_open() const { return socket_.is_open(); }
+  bool is_open() const { return transport_.is_open(); }
+  bool secure() const { return transport_.secure(); }
   // Closes the socket: every pending read or write completes at once (with `cancelled`).
   void close();
-  asio::ip::tcp::socket& socket() { return socket_; }
-  Executor executor() { return socket_.get_executor(); }
+  asio::ip::tcp::socket& socket() { return transport_.socket(); }
+  Transport& transport() { return transport_; }
+  Executor executor() { return transport_.socket().get_executor(); }
 
  private:
   awaitable<HttpResult<void>> fill(Clock::duration timeout);
   HttpError socket_error(const std::error_code& ec, const Watchdog& watchdog) const;
 
-  asio::ip::tcp::socket socket_;
+  Transport transport_;
   HttpLimits limits_;
   HttpParser parser_;
   std::vector<char> buffer_;

@@ -14,6 +14,7 @@
 #include "trickle/net/async_signal.hpp"
 #include "trickle/net/http_connection.hpp"
 #include "trickle/net/http_message.hpp"
+#include "trickle/net/tls.hpp"
 
 namespace trickle::net {
 
@@ -98,6 +99,10 @@ class HttpServer {
 
   // Binds and listens; port 0 picks a free port. Call before start().
   HttpResult<asio::ip::tcp::endpoint> listen(const std::string& host, std::uint16_t port);
+  // Serves https:// instead of http:// (before start()): loads the certificate and key; a client
+  // that speaks plain HTTP to this port is answered 400, as Go's servers do.
+  HttpResult<void> use_tls(const TlsServerOptions& options);
+  bool secure() const { return tls_ != nullptr; }
   void start();
   // Closes the listener and every connection: in-flight handlers see their socket fail at once.
   void stop();
@@ -109,10 +114,12 @@ class HttpServer {
  private:
   awaitable<void> accept_loop();
   awaitable<void> session(asio::ip::tcp::socket socket);
+  awaitable<bool> accept_tls(HttpConnection& connection);
 
   Executor executor_;
   HttpHandler handler_;
   HttpLimits limits_;
+  std::shared_ptr<TlsContext> tls_;
   asio::ip::tcp::acceptor acceptor_;
   std::uint16_t port_ = 0;
   bool stopping_ = false;

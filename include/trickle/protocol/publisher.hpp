@@ -20,6 +20,8 @@ struct PublisherOptions {
   std::string mime_type = "video/mp4";              // PyTrickle's default; video uses video/mp2t
   std::int64_t start_seq = 0;
   std::chrono::milliseconds connect_timeout = 30s;  // connect, and wait for the reply once a segment ends
+  // https:// only: certificates are not checked unless asked here or by the environment.
+  net::TlsClientOptions tls = net::TlsClientOptions::from_environment();
 };
 
 class SegmentWriter {

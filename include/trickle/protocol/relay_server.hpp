@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "trickle/net/http_server.hpp"
@@ -26,6 +27,7 @@ struct RelayOptions {
   std::chrono::milliseconds post_keepalive = 10s;  // idle pre-connected POST gets a 100 this often
   bool changes_feed = false;                       // publish {"added"/"removed"} on channel `_changes`
   net::HttpLimits limits;
+  std::optional<net::TlsServerOptions> tls;        // serve https:// (as go-livepeer's relay does)
 };
 
 // Headers of the protocol.
@@ -41,6 +43,7 @@ class RelayServer {
   RelayServer(net::Executor executor, RelayOptions options = {});
   ~RelayServer();
 
+  // Binds (and with options.tls loads the certificate and key); errors say which failed.
   net::HttpResult<asio::ip::tcp::endpoint> listen(const std::string& host, std::uint16_t port);
   void start();
   // Closes every channel (releasing readers and writers) and the listener.
@@ -52,6 +55,7 @@ class RelayServer {
   std::shared_ptr<Channel> find_channel(const std::string& name) const;
   std::size_t channel_count() const;
   std::uint16_t port() const { return http_.port(); }
+  bool secure() const { return http_.secure(); }
   net::HttpServer& http() { return http_; }
 
  // A parsed request path (public so the route parser, a free function, can build one).

@@ -22,6 +22,8 @@ struct SubscriberOptions {
   std::chrono::milliseconds connect_timeout = 30s;    // connect + wait for the segment to start
   std::chrono::milliseconds read_timeout = 30s;       // longest pause between two body pieces
   std::chrono::milliseconds retry_delay = 500ms;
+  // https:// only: certificates are not checked unless asked here or by the environment.
+  net::TlsClientOptions tls = net::TlsClientOptions::from_environment();
 };
 
 // One segment being received; bytes come as the publisher writes them.

@@ -23,6 +23,7 @@
 #include <string_view>
 
 #include "trickle/net/asio.hpp"
+#include "trickle/net/tls.hpp"
 #include "trickle/runtime/frame_processor.hpp"
 #include "trickle/runtime/frame_skipper.hpp"
 #include "trickle/runtime/loading_overlay.hpp"
@@ -36,6 +37,9 @@ namespace trickle {
 struct StreamPipelineOptions {
   // Blank URLs leave that channel out, as upstream does.
   std::string subscribe_url, publish_url, control_url, events_url, data_url;
+  // For https:// URLs: certificates are not checked unless asked here or by the environment
+  // (TRICKLE_CA_BUNDLE, TRICKLE_TLS_VERIFY), as upstream PyTrickle never checks them.
+  net::TlsClientOptions tls = net::TlsClientOptions::from_environment();
   std::int64_t subscribe_start_seq = -2;  // upstream's: join the segment being written
   int width = 512, height = 512;       // the processor's input size
   std::optional<int> max_framerate;    // none: 24, upstream's default

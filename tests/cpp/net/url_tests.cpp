@@ -85,12 +85,41 @@ BOOST_AUTO_TEST_CASE(no_scheme_is_refused) {
   }
 }
 
-BOOST_AUTO_TEST_CASE(https_and_other_schemes_say_so) {
-  for (auto text : {"https://example.com/chan", "ws://h/x", "ftp://h/"}) {
+BOOST_AUTO_TEST_CASE(https_defaults_port_443) {
+  // What a go-livepeer orchestrator hands out when its service address has no scheme.
+  auto url = must_parse("https://203.0.113.7:8935/ai/trickle/abc-in");
+  BOOST_TEST(url.secure);
+  BOOST_TEST(url.host == "203.0.113.7");
+  BOOST_TEST(url.port == 8935);
+  BOOST_TEST(url.target == "/ai/trickle/abc-in");
+  BOOST_TEST(url.to_string() == "https://203.0.113.7:8935/ai/trickle/abc-in");
+  BOOST_TEST(url.with_path_suffix("/3").to_string() == "https://203.0.113.7:8935/ai/trickle/abc-in/3");
+
+  auto bare = must_parse("https://example.com");
+  BOOST_TEST(bare.port == 443);
+  BOOST_TEST(bare.target == "/");
+  auto v6 = must_parse("https://[::1]/x");
+  BOOST_TEST(v6.port == 443);
+  BOOST_TEST(v6.to_string() == "https://[::1]:443/x");
+
+  BOOST_TEST(!must_parse("http://example.com/").secure);
+  // Schemes are case-insensitive.
+  BOOST_TEST(must_parse("HTTPS://h/x").secure);
+  BOOST_TEST(!must_parse("Http://h/x").secure);
+  // The same rules for the rest of the URL as http://.
+  BOOST_TEST(contains(must_fail("https://:8080/x"), "host"));
+  BOOST_TEST(contains(must_fail("https://h:0/x"), "port"));
+  BOOST_TEST(contains(must_fail("https://u:p@h/x"), "credentials"));
+  must_fail("https//h/x");
+  must_fail("https:/h/x");
+}
+
+BOOST_AUTO_TEST_CASE(other_schemes_say_so) {
+  for (auto text : {"ws://h/x", "ftp://h/", "wss://h/x", "httpx://h/"}) {
     BOOST_TEST_CONTEXT(text) {
       auto error = must_fail(text);
       BOOST_TEST(contains(error, "scheme"));
-      BOOST_TEST(contains(error, "only http://"));
+      BOOST_TEST(contains(error, "only http:// and https://"));
     }
   }
 }

@@ -8,40 +8,11 @@
 
 using namespace trickle;
 using namespace std::chrono_literals;
+using test::create_channel;
+using test::fast_subscriber;
 using test::TestRelay;
+using test::until_waited_on;
 using protocol::Bytes;
-
-namespace {
-
-protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
-  protocol::SubscriberOptions options;
-  options.start_seq = start_seq;
-  options.retry_delay = 20ms;
-  options.connect_timeout = 5s;
-  options.read_timeout = 5s;
-  return options;
-}
-
-// Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
-// test can publish knowing the reader is already there, however loaded the machine is.
-net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq) {
-  bool waited_on = co_await test::eventually(
-      [&] {
-        auto held = relay.find_channel(channel);
-        auto segment = held ? held->find_segment(seq) : nullptr;
-        return segment && segment->reader_count() > 0;
-      },
-      10s);
-  BOOST_REQUIRE_MESSAGE(waited_on, "nobody waited on " << channel << "/" << seq);
-}
-
-net::awaitable<void> create_channel(const std::string& url) {
-  net::HttpHeaders headers{{"Expect-Content", "video/mp2t"}};
-  auto created = co_await test::request(url, "POST", std::move(headers));
-  BOOST_REQUIRE_EQUAL(created.head.status, 200);
-}
-
-}  // namespace
 
 BOOST_AUTO_TEST_SUITE(relay_loopback)
 

@@ -17,6 +17,9 @@ namespace trickle::test {
 
 using protocol::Bytes;
 
+using namespace std::chrono_literals;
+
+// With options.tls it serves https:// (and url() says so).
 struct TestRelay {
   explicit TestRelay(net::Executor executor, protocol::RelayOptions options = {}, std::uint16_t port = 0)
       : server(std::move(executor), std::move(options)) {
@@ -27,7 +30,7 @@ struct TestRelay {
   ~TestRelay() { server.stop(); }
 
   std::string url(std::string_view channel) const {
-    return fmt::format("http://127.0.0.1:{}/{}", server.port(), channel);
+    return fmt::format("{}://127.0.0.1:{}/{}", server.secure() ? "https" : "http", server.port(), channel);
   }
   protocol::RelayServer server;
 };
@@ -69,6 +72,34 @@ inline net::awaitable<std::int64_t> publish(protocol::TricklePublisher& publishe
   bool accepted = co_await writer->close();
   BOOST_REQUIRE(accepted);
   co_return writer->seq();
+}
+
+inline protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
+  protocol::SubscriberOptions options;
+  options.start_seq = start_seq;
+  options.retry_delay = 20ms;
+  options.connect_timeout = 5s;
+  options.read_timeout = 5s;
+  return options;
+}
+
+// Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
+// test can publish knowing the reader is already there, however loaded the machine is.
+inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq) {
+  bool waited_on = co_await test::eventually(
+      [&] {
+        auto held = relay.find_channel(channel);
+        auto segment = held ? held->find_segment(seq) : nullptr;
+        return segment && segment->reader_count() > 0;
+      },
+      10s);
+  BOOST_REQUIRE_MESSAGE(waited_on, "nobody waited on " << channel << "/" << seq);
+}
+
+inline net::awaitable<void> create_channel(const std::string& url) {
+  net::HttpHeaders headers{{"Expect-Content", "video/mp2t"}};
+  auto created = co_await test::request(url, "POST", std::move(headers));
+  BOOST_REQUIRE_EQUAL(created.head.status, 200);
 }
 
 }  // namespace trickle::test
