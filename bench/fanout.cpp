@@ -10,6 +10,10 @@
 // `--stamp after`) to the moment that subscriber's cumulative byte count reaches the write's end
 // offset. Publisher and subscribers share one thread and one monotonic clock, so nothing is
 // embedded in the payload.
+//
+// `--tls` runs every row twice, over http:// and over https:// (the relay serving a self-signed
+// certificate made with the openssl CLI, as a go-livepeer orchestrator does), and adds a table of
+// what TLS costs per delivered GiB, relay and clients, beside plain HTTP in the same run.
 
 #include <fcntl.h>
 #include <poll.h>
@@ -71,7 +75,23 @@ struct Config {
   std::string relay_log_level = "warn";
   int relay_port = 0;  // use the relay already listening on 127.0.0.1:PORT instead of starting one
   int relay_pid = 0;   // ... and read its RSS/CPU from /proc/PID
+  bool tls = false;    // each row over http:// and https://
+  std::vector<std::string> schemes{"http"};
+  std::string tls_cert, tls_key;  // the https:// relay's, made at start-up
 };
+
+// A self-signed certificate for 127.0.0.1 in a fresh temporary folder; "" on failure.
+std::string make_certificate(std::string& cert, std::string& key) {
+  std::string dir = (std::filesystem::temp_directory_path() / "trickle-fanout-XXXXXX").string();
+  if (!mkdtemp(dir.data())) return "cannot make a temporary folder";
+  cert = dir + "/relay.crt";
+  key = dir + "/relay.key";
+  auto command = fmt::format(
+      "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=fanout "
+      "-addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} >/dev/null 2>&1", key, cert);
+  if (std::system(command.c_str()) != 0) return "the openssl CLI could not make a certificate (is openssl installed?)";
+  return {};
+}
 
 double to_ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 double to_s(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
@@ -119,8 +139,10 @@ class RelayProcess {
   RelayProcess& operator=(const RelayProcess&) = delete;
   ~RelayProcess() { stop(); }
 
-  // Starts `trickle serve --port 0` and reads the port from its first stdout line.
-  std::string start(const std::string& exe, const std::string& log_level) {
+  // Starts `trickle serve --port 0` (with TLS when given a certificate and key) and reads the port
+  // from its first stdout line.
+  std::string start(const std::string& exe, const std::string& log_level, const std::string& tls_cert = {},
+                    const std::string& tls_key = {}) {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) != 0) return fmt::format("pipe: {}", std::strerror(errno));
     posix_spawn_file_actions_t actions;
@@ -128,6 +150,7 @@ class RelayProcess {
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     std::vector<std::string> args{exe, "--log-level", log_level, "serve", "--host", "127.0.0.1", "--port", "0",
                                   "--autocreate"};
+    if (!tls_cert.empty()) args.insert(args.end(), {"--tls-cert", tls_cert, "--tls-key", tls_key});
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
@@ -150,9 +173,9 @@ class RelayProcess {
       if (c == '\n') break;
       line.push_back(c);
     }
-    // "trickle relay listening on http://127.0.0.1:PORT/"
-    auto scheme = line.find("http://");
-    auto colon = scheme == std::string::npos ? std::string::npos : line.find(':', scheme + 7);
+    // "trickle relay listening on http(s)://127.0.0.1:PORT/"
+    auto scheme = line.find("://");
+    auto colon = scheme == std::string::npos ? std::string::npos : line.find(':', scheme + 3);
     if (colon == std::string::npos) return "unexpected first line from the relay: " + line;
     port_ = static_cast<std::uint16_t>(std::atoi(line.c_str() + colon + 1));
     if (port_ == 0) return "no port in the relay's first line: " + line;
@@ -221,6 +244,7 @@ class RelayProcess {
 // One run: one segment, N subscribers.
 
 struct Plan {
+  std::string scheme = "http";
   std::size_t write_size = 0;
   int subscribers = 0;
   std::vector<std::uint8_t> payload;
@@ -298,7 +322,7 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   RunResult result;
   auto ex = co_await asio::this_coro::executor;
   std::string authority = fmt::format("127.0.0.1:{}", relay.port());
-  auto base = net::Url::parse(fmt::format("http://{}/{}", authority, channel));
+  auto base = net::Url::parse(fmt::format("{}://{}/{}", plan.scheme, authority, channel));
   if (!base) {
     result.error = base.error();
     co_return result;
@@ -353,7 +377,7 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   // one round trip so it has certainly drained its accept queue and the requests before it.
   co_await net::sleep_for(std::chrono::milliseconds(cfg.settle_ms));
   {
-    auto next_url = net::Url::parse(fmt::format("http://{}/{}/next", authority, channel));
+    auto next_url = net::Url::parse(fmt::format("{}://{}/{}/next", plan.scheme, authority, channel));
     net::HttpHeaders headers;
     auto next = co_await net::http_request(ex, *next_url, "GET", std::move(headers));
     if (!next || next->head.status != 200) {
@@ -473,7 +497,10 @@ RunResult run_fresh(const Plan& plan, const Config& cfg, const std::string& chan
   RunResult result;
   if (cfg.relay_port) {
     relay.attach(static_cast<std::uint16_t>(cfg.relay_port), cfg.relay_pid);
-  } else if (auto error = relay.start(cfg.trickle, cfg.relay_log_level); !error.empty()) {
+  } else if (auto error = plan.scheme == "https"
+                              ? relay.start(cfg.trickle, cfg.relay_log_level, cfg.tls_cert, cfg.tls_key)
+                              : relay.start(cfg.trickle, cfg.relay_log_level);
+             !error.empty()) {
     result.error = error;
     return result;
   }
@@ -547,7 +574,19 @@ int main(int argc, char** argv) {
   app.add_option("--relay-port", cfg.relay_port, "Use the relay already listening on 127.0.0.1:PORT (e.g. under a profiler)")
       ->check(CLI::Range(1, 65535));
   app.add_option("--relay-pid", cfg.relay_pid, "With --relay-port: the relay's process id, for its RSS and CPU");
+  app.add_flag("--tls", cfg.tls, "Run every row over http:// and over https:// and compare their CPU per GiB");
   CLI11_PARSE(app, argc, argv);
+  if (cfg.tls) {
+    if (cfg.relay_port) {
+      std::fprintf(stderr, "fanout: --tls starts its own relays; it cannot be used with --relay-port\n");
+      return 2;
+    }
+    cfg.schemes = {"http", "https"};
+    if (auto error = make_certificate(cfg.tls_cert, cfg.tls_key); !error.empty()) {
+      std::fprintf(stderr, "fanout: %s\n", error.c_str());
+      return 2;
+    }
+  }
   spdlog::set_level(spdlog::level::warn);
   std::signal(SIGPIPE, SIG_IGN);
 
@@ -585,6 +624,7 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   struct Row {
+    std::string scheme;
     std::size_t size;
     int subscribers;
     std::vector<RunResult> runs;
@@ -592,9 +632,11 @@ int main(int argc, char** argv) {
   };
   std::vector<Row> rows;
   int run_id = 0;
+  for (const auto& scheme : cfg.schemes) {
   for (auto size : cfg.sizes) {
     for (int n : cfg.subscribers) {
       Plan plan;
+      plan.scheme = scheme;
       plan.write_size = size;
       plan.subscribers = n;
       plan.payload = payload;
@@ -602,19 +644,20 @@ int main(int argc, char** argv) {
         end = std::min(cfg.bytes, end + size);
         plan.ends.push_back(end);
       }
-      Row row{size, n, {}, {}};
+      Row row{scheme, size, n, {}, {}};
       for (int r = 0; r < cfg.runs; ++r) {
         auto channel = fmt::format("fanout-{}-{}-{}-{}", size, n, r, ++run_id);
         auto result = run_fresh(plan, cfg, channel);
         if (!result.error.empty()) {
-          std::fprintf(stderr, "%zu B x %d, run %d: FAILED: %s\n", size, n, r + 1, result.error.c_str());
+          std::fprintf(stderr, "%s %zu B x %d, run %d: FAILED: %s\n", scheme.c_str(), size, n, r + 1,
+                       result.error.c_str());
           row.error = result.error;
           continue;
         }
         std::fprintf(stderr,
-                     "%6zu B x %2d subs, run %d/%d: p50 %.3f p95 %.3f p99 %.3f max %.3f ms, %.0f MiB/s, "
+                     "%5s %6zu B x %2d subs, run %d/%d: p50 %.3f p95 %.3f p99 %.3f max %.3f ms, %.0f MiB/s, "
                      "relay %.1f MiB peak, %.3f s CPU (%.2f s/GiB), client %.3f s CPU, wall %.3f s, publish %.3f s, background %.2f cores%s\n",
-                     size, n, r + 1, cfg.runs, result.p50, result.p95, result.p99, result.max, result.throughput_mibps,
+                     scheme.c_str(), size, n, r + 1, cfg.runs, result.p50, result.p95, result.p99, result.max, result.throughput_mibps,
                      result.relay_peak_rss_mib, result.relay_cpu_s, result.relay_cpu_s_per_gib, result.client_cpu_s,
                      result.wall_s, result.publish_s, result.background,
                      result.negative ? fmt::format(", {} deliveries before the write returned", result.negative).c_str()
@@ -624,6 +667,7 @@ int main(int argc, char** argv) {
       rows.push_back(std::move(row));
     }
   }
+  }
 
   auto med = [](const Row& row, double RunResult::*field) {
     std::vector<double> values;
@@ -631,15 +675,20 @@ int main(int argc, char** argv) {
     return median(values);
   };
 
-  std::printf("| write size (B) | subscribers | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | throughput (MiB/s delivered) "
-              "| relay peak RSS (MiB) | relay CPU (s/GiB delivered) |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+  // With --tls every table starts with the scheme.
+  const std::string scheme_head = cfg.tls ? "| scheme " : "", scheme_rule = cfg.tls ? "|---" : "";
+  auto scheme_cell = [&](const Row& row) { return cfg.tls ? "| " + row.scheme + " " : std::string(); };
+  std::printf("%s| write size (B) | subscribers | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | throughput (MiB/s delivered) "
+              "| relay peak RSS (MiB) | relay CPU (s/GiB delivered) |\n", scheme_head.c_str());
+  std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
   for (const auto& row : rows) {
     if (row.runs.empty()) {
-      std::printf("| %zu | %d | failed: %s |||||||\n", row.size, row.subscribers, row.error.c_str());
+      std::printf("%s| %zu | %d | failed: %s |||||||\n", scheme_cell(row).c_str(), row.size, row.subscribers,
+                  row.error.c_str());
       continue;
     }
-    std::printf("| %zu | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", row.size, row.subscribers,
+    std::printf("%s| %zu | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", scheme_cell(row).c_str(),
+                row.size, row.subscribers,
                 med(row, &RunResult::p50), med(row, &RunResult::p95), med(row, &RunResult::p99),
                 med(row, &RunResult::max), med(row, &RunResult::throughput_mibps),
                 med(row, &RunResult::relay_peak_rss_mib), med(row, &RunResult::relay_cpu_s_per_gib));
@@ -650,10 +699,10 @@ int main(int argc, char** argv) {
               "own time (first write to last write done), CPU of relay and of client (this process: publisher + all "
               "subscribers on one thread), p99 range across runs, latency from the other publisher stamp, and the "
               "load other processes put on the machine just before the runs.\n\n");
-  std::printf("| write size (B) | subscribers | runs ok | wall (ms) | publish (ms) | relay CPU (%% of wall) "
+  std::printf("%s| write size (B) | subscribers | runs ok | wall (ms) | publish (ms) | relay CPU (%% of wall) "
               "| client CPU (%% of wall) | relay idle RSS (MiB) | p99 min–max (ms) | p50 / p99 from %s stamp (ms) "
-              "| background load (cores, max) |\n", cfg.stamp == "after" ? "before" : "after");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+              "| background load (cores, max) |\n", scheme_head.c_str(), cfg.stamp == "after" ? "before" : "after");
+  std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
   for (const auto& row : rows) {
     if (row.runs.empty()) continue;
     std::vector<double> relay_util, client_util, p99s;
@@ -665,19 +714,52 @@ int main(int argc, char** argv) {
       background = std::max(background, r.background);
     }
     std::sort(p99s.begin(), p99s.end());
-    std::printf("| %zu | %d | %zu/%d | %.1f | %.1f | %.0f | %.0f | %.1f | %.3f–%.3f | %.3f / %.3f | %.2f |\n", row.size, row.subscribers,
+    std::printf("%s| %zu | %d | %zu/%d | %.1f | %.1f | %.0f | %.0f | %.1f | %.3f–%.3f | %.3f / %.3f | %.2f |\n",
+                scheme_cell(row).c_str(), row.size, row.subscribers,
                 row.runs.size(), cfg.runs, 1000 * med(row, &RunResult::wall_s), 1000 * med(row, &RunResult::publish_s),
                 median(relay_util), median(client_util), med(row, &RunResult::relay_idle_rss_mib), p99s.front(),
                 p99s.back(), med(row, &RunResult::other_p50), med(row, &RunResult::other_p99), background);
   }
   if (cfg.per_run) {
-    std::printf("\nEvery run:\n\n| write size (B) | subscribers | run | p50 | p95 | p99 | max | MiB/s | peak RSS | CPU s/GiB |\n");
-    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    std::printf("\nEvery run:\n\n%s| write size (B) | subscribers | run | p50 | p95 | p99 | max | MiB/s | peak RSS | CPU s/GiB |\n",
+                scheme_head.c_str());
+    std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
     for (const auto& row : rows) {
       int i = 0;
       for (const auto& r : row.runs)
-        std::printf("| %zu | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", row.size, row.subscribers,
+        std::printf("%s| %zu | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", scheme_cell(row).c_str(),
+                    row.size, row.subscribers,
                     ++i, r.p50, r.p95, r.p99, r.max, r.throughput_mibps, r.relay_peak_rss_mib, r.relay_cpu_s_per_gib);
+    }
+  }
+  if (cfg.tls) {
+    // What TLS costs: each https row beside the http row of the same shape, from this same run.
+    std::printf("\nTLS beside plain HTTP (medians; CPU per GiB delivered to all subscribers; client: the publisher "
+                "and every subscriber, one thread):\n\n");
+    std::printf("| write size (B) | subscribers | relay CPU http / https (s/GiB) | relay ×TLS | client CPU http / https "
+                "(s/GiB) | client ×TLS | p50 http / https (ms) | throughput http / https (MiB/s) |\n");
+    std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    auto client_per_gib = [](const RunResult& r) {
+      return r.delivered ? r.client_cpu_s / (static_cast<double>(r.delivered) / gib) : 0.0;
+    };
+    for (const auto& secure : rows) {
+      if (secure.scheme != "https" || secure.runs.empty()) continue;
+      auto plain = std::find_if(rows.begin(), rows.end(), [&](const Row& r) {
+        return r.scheme == "http" && r.size == secure.size && r.subscribers == secure.subscribers;
+      });
+      if (plain == rows.end() || plain->runs.empty()) continue;
+      auto client = [&](const Row& row) {
+        std::vector<double> values;
+        for (const auto& r : row.runs) values.push_back(client_per_gib(r));
+        return median(values);
+      };
+      double relay_http = med(*plain, &RunResult::relay_cpu_s_per_gib), relay_https = med(secure, &RunResult::relay_cpu_s_per_gib);
+      double client_http = client(*plain), client_https = client(secure);
+      std::printf("| %zu | %d | %.2f / %.2f | %.2f | %.2f / %.2f | %.2f | %.3f / %.3f | %.0f / %.0f |\n", secure.size,
+                  secure.subscribers, relay_http, relay_https, relay_http > 0 ? relay_https / relay_http : 0, client_http,
+                  client_https, client_http > 0 ? client_https / client_http : 0, med(*plain, &RunResult::p50),
+                  med(secure, &RunResult::p50), med(*plain, &RunResult::throughput_mibps),
+                  med(secure, &RunResult::throughput_mibps));
     }
   }
   bool all_ok = std::all_of(rows.begin(), rows.end(), [](const Row& r) { return r.error.empty(); });

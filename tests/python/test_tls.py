@@ -274,42 +274,45 @@ def test_relay_refuses_a_key_that_is_not_the_certificates(trickle_exe, tls_certi
 
 
 class FakeOrchestrator(http.server.BaseHTTPRequestHandler):
-    """go-livepeer's /capability/register as the worker sees it (server/ai_http.go): 200 for the
-    right secret, 400 otherwise. Every request is recorded."""
-    secret = "orch-secret"
+    """go-livepeer's /capability/register as the worker sees it: 200 for the right secret."""
     seen: list = []
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         FakeOrchestrator.seen.append((self.path, self.headers.get("Authorization"), json.loads(body)))
-        ok = self.headers.get("Authorization") == self.secret
-        self.send_response(200 if ok else 400)
+        self.send_response(200)
         self.end_headers()
-        self.wfile.write(b"" if ok else b"invalid secret")
 
     def log_message(self, *args):
         pass
 
 
-async def test_registration_accepts_an_https_orchestrator(tls_certificate, monkeypatch):
+async def test_registration_checks_the_orchestrator_only_when_the_environment_asks(tls_certificate,
+                                                                                    other_certificate, monkeypatch):
+    """Unchecked by default (test_register.py); TRICKLE_CA_BUNDLE / TRICKLE_TLS_VERIFY turn checks
+    on for registration as for the channels."""
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeOrchestrator)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(tls_certificate.cert, tls_certificate.key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     FakeOrchestrator.seen = []
+    orch = f"https://127.0.0.1:{server.server_address[1]}"
+
+    async def register():
+        return await RegisterCapability().register_capability(orch_url=orch, orch_secret="orch-secret",
+                                                              capability_name="tls-worker", max_retries=1)
     try:
-        monkeypatch.setenv("CAPABILITY_URL", "http://127.0.0.1:8000")
-        orch = f"https://127.0.0.1:{server.server_address[1]}"
-        result = await RegisterCapability().register_capability(orch_url=orch, orch_secret="orch-secret",
-                                                                capability_name="tls-worker", max_retries=1)
-        assert result and result.geturl() == "http://127.0.0.1:8000"
+        monkeypatch.setenv("TRICKLE_TLS_VERIFY", "1")
+        assert await register() is False
+        monkeypatch.delenv("TRICKLE_TLS_VERIFY")
+        monkeypatch.setenv("TRICKLE_CA_BUNDLE", str(other_certificate.cert))
+        assert await register() is False
+        assert FakeOrchestrator.seen == []  # refused at the handshake: nothing was posted
+        monkeypatch.setenv("TRICKLE_CA_BUNDLE", str(tls_certificate.cert))
+        assert await register()
         path, auth, body = FakeOrchestrator.seen[0]
-        assert (path, auth, body["name"], body["url"]) == ("/capability/register", "orch-secret", "tls-worker",
-                                                           "http://127.0.0.1:8000")
-        wrong = await RegisterCapability().register_capability(orch_url=orch, orch_secret="nope",
-                                                               capability_name="tls-worker", max_retries=1)
-        assert wrong is False
+        assert (path, auth, body["name"]) == ("/capability/register", "orch-secret", "tls-worker")
     finally:
         server.shutdown()
         server.server_close()

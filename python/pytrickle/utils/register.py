@@ -41,8 +41,15 @@ class _RegisterResponse:
         return f"<RegisterResponse [{self.status}]>"
 
 
-def _insecure_ssl_context() -> ssl.SSLContext:
-    """TLS without certificate or host name checks (orchestrators use self-signed certs)."""
+def _tls_context() -> ssl.SSLContext:
+    """Orchestrators serve self-signed certificates, so none is checked (as upstream) unless the
+    environment asks, as it does for the trickle channels: ``TRICKLE_CA_BUNDLE`` (a PEM bundle
+    to trust) or ``TRICKLE_TLS_VERIFY=1`` (the system's CAs)."""
+    bundle = os.environ.get("TRICKLE_CA_BUNDLE", "")
+    if bundle:
+        return ssl.create_default_context(cafile=bundle)
+    if os.environ.get("TRICKLE_TLS_VERIFY", "").strip().lower() in ("1", "true", "yes", "on"):
+        return ssl.create_default_context()
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
@@ -60,7 +67,7 @@ def _post_json(url: str, body: bytes, headers: dict, timeout: float) -> _Registe
     """Blocking POST; answers the status of any HTTP response, raises on transport errors."""
     try:
         request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-        with urllib.request.urlopen(request, timeout=timeout, context=_insecure_ssl_context()) as resp:
+        with urllib.request.urlopen(request, timeout=timeout, context=_tls_context()) as resp:
             return _RegisterResponse(resp.status, resp.read())
     except urllib.error.HTTPError as err:  # a non-2xx answer is still an answer
         try:
