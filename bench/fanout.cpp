@@ -42,6 +42,7 @@
 
 #include "trickle/net/async_signal.hpp"
 #include "trickle/net/http_client.hpp"
+#include "trickle/net/spawn.hpp"
 
 extern char** environ;
 
@@ -387,7 +388,14 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   }
 
   Tracker tracker(ex, plan.subscribers);
-  for (auto& s : subscribers) asio::co_spawn(ex, read_segment(&s, &plan, &cfg, &tracker), asio::detached);
+  for (auto& s : subscribers) {
+    net::spawn(ex, read_segment(&s, &plan, &cfg, &tracker), "a bench subscriber",
+               [&s, &tracker](std::exception_ptr error) {
+                 s.error = trickle::exception_message(error);
+                 --tracker.remaining;
+                 tracker.signal.notify_all();
+               });
+  }
 
   auto relay_before = relay.stats();
   result.relay_idle_rss_mib = relay_before.rss_mib;

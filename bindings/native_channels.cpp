@@ -1,9 +1,12 @@
 #include "native_channels.hpp"
 
 #include <memory>
+#include <stdexcept>
 
 #include "io_runtime.hpp"
 #include "python_dispatcher.hpp"
+#include "trickle/net/async_signal.hpp"
+#include "trickle/net/spawn.hpp"
 #include "trickle/protocol/publisher.hpp"
 #include "trickle/protocol/subscriber.hpp"
 
@@ -36,6 +39,13 @@ class PyCallback {
     });
   }
 
+  // The call failed: callback(None, message), which call_native raises as a RuntimeError.
+  void fail(std::string message) const {
+    dispatch_to_python([function = function_, message = std::move(message)]() {
+      if (!function->is_none()) (*function)(py::none(), message);
+    });
+  }
+
  private:
   std::shared_ptr<py::object> function_;
 };
@@ -55,9 +65,12 @@ protocol::ErrorCallback error_forwarder(py::object on_error) {
   };
 }
 
+// Runs `work` (a coroutine lambda that settles `done`) on the io thread. If it throws, `done`
+// fails with the exception's message, so the Python future awaiting it raises instead of hanging.
 template <typename Work>
-void on_io(Work work) {
-  asio::co_spawn(io_executor(), std::move(work), asio::detached);
+void on_io(Work work, const PyCallback& done) {
+  net::spawn(io_executor(), std::move(work), "a call from Python",
+             [done](std::exception_ptr error) { done.fail(exception_message(error)); });
 }
 
 // ---- subscriber ----
@@ -77,7 +90,8 @@ class NativeSegment {
 
   // callback(bytes): the next piece; b"" at the end; None when the read failed.
   void read(py::object callback) {
-    on_io([segment = segment_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([segment = segment_, done]() -> net::awaitable<void> {
       auto piece = co_await segment->read();
       while (piece && *piece && (*piece)->empty()) piece = co_await segment->read();  // b"" means the end
       if (!piece) {
@@ -88,7 +102,7 @@ class NativeSegment {
         auto bytes = std::make_shared<std::vector<std::uint8_t>>(std::move(**piece));
         done.call_with([bytes] { return py::bytes(reinterpret_cast<const char*>(bytes->data()), bytes->size()); });
       }
-    });
+    }, done);
   }
 
   void close() {
@@ -115,14 +129,15 @@ class NativeSubscriber {
 
   // callback(NativeSegment or None)
   void next(py::object callback) {
-    on_io([subscriber = subscriber_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([subscriber = subscriber_, done]() -> net::awaitable<void> {
       std::shared_ptr<protocol::SubscribedSegment> segment = co_await subscriber->next();
       if (!segment) {
         done.call_with([] { return py::none(); });
       } else {
         done.call_with([segment] { return py::cast(NativeSegment(segment)); });
       }
-    });
+    }, done);
   }
 
   void close() {
@@ -145,18 +160,20 @@ class NativeSegmentWriter {
   // callback(bool): written (false once the POST failed).
   void write(py::bytes data, py::object callback) {
     auto bytes = std::make_shared<std::string>(data);
-    on_io([writer = writer_, bytes, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([writer = writer_, bytes, done]() -> net::awaitable<void> {
       const bool ok = co_await writer->write(
           std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
       done(ok);
-    });
+    }, done);
   }
 
   // callback(bool): the relay accepted the segment.
   void close(py::object callback) {
-    on_io([writer = writer_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([writer = writer_, done]() -> net::awaitable<void> {
       done(co_await writer->close());
-    });
+    }, done);
   }
 
  private:
@@ -177,25 +194,28 @@ class NativePublisher {
 
   // callback(NativeSegmentWriter)
   void next(py::object callback) {
-    on_io([publisher = publisher_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
       auto writer = co_await publisher->next();
       done.call_with([writer] { return py::cast(NativeSegmentWriter(writer)); });
-    });
+    }, done);
   }
 
   // callback(None) once pending segments were answered (bounded).
   void close(py::object callback) {
-    on_io([publisher = publisher_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
       co_await publisher->close();
       done.call_with([] { return py::none(); });
-    });
+    }, done);
   }
 
   // callback(bool)
   void delete_channel(py::object callback) {
-    on_io([publisher = publisher_, done = PyCallback(std::move(callback))]() -> net::awaitable<void> {
+    PyCallback done(std::move(callback));
+    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
       done(co_await publisher->delete_channel());
-    });
+    }, done);
   }
 
   std::int64_t next_seq() const { return publisher_->next_seq(); }
@@ -204,9 +224,20 @@ class NativePublisher {
   std::shared_ptr<protocol::TricklePublisher> publisher_;
 };
 
+// For the tests: a call whose coroutine throws `message` after one hop on the io thread, as any
+// of the calls above would if something under it threw.
+void throw_on_io(std::string message, py::object callback) {
+  PyCallback done(std::move(callback));
+  on_io([message = std::move(message)]() -> net::awaitable<void> {
+    co_await net::sleep_for(std::chrono::milliseconds(1));
+    throw std::runtime_error(message);
+  }, done);
+}
+
 }  // namespace
 
 void bind_native_channels(py::module_& m) {
+  m.def("_throw_on_io", &throw_on_io, py::arg("message"), py::arg("callback"));
   py::class_<NativeSegment>(m, "NativeSegment")
       .def("seq", &NativeSegment::seq)
       .def("eos", &NativeSegment::eos)

@@ -7,6 +7,7 @@
 
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
+#include <spdlog/spdlog.h>
 
 extern "C" {
 #include <libavutil/channel_layout.h>
@@ -16,6 +17,7 @@ extern "C" {
 #include "io_runtime.hpp"
 #include "wakeup_fd.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
+#include "trickle/util/text.hpp"
 
 namespace py = pybind11;
 
@@ -176,7 +178,8 @@ class NativeStream {
       pipeline->start();
       asio::co_spawn(
           io_executor(), [pipeline]() -> net::awaitable<void> { co_await pipeline->wait_finished(); },
-          [pipeline, mailbox](std::exception_ptr) {
+          [pipeline, mailbox](std::exception_ptr error) {
+            if (error) spdlog::error("waiting for the stream's end failed: {}", exception_message(error));
             {
               std::lock_guard lock(mailbox->mutex);
               mailbox->finished = true;

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trickle/net/spawn.hpp"
 #include "trickle/util/text.hpp"
 #include "trickle/util/thread_name.hpp"
 
@@ -189,13 +190,13 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
                current_params_->publish_url.value_or(""));
   // When the stream ends by itself the server goes back to IDLE; `current_` stays (Q12), so
   // /stream/status still shows the finished client.
-  asio::co_spawn(executor_, [this, pipeline, alive = alive_]() -> net::awaitable<void> {
+  net::spawn(executor_, [this, pipeline, alive = alive_]() -> net::awaitable<void> {
     co_await pipeline->wait_finished();
     if (*alive && current_ == pipeline) {
       state_.set_active_client(false);
       state_.update_active_streams(0);
     }
-  }, asio::detached);
+  }, "watching a stream's end");
 
   Json started = {{"status", "success"},
                   {"message", "Stream started successfully"},

@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trickle/net/spawn.hpp"
+
 namespace trickle::api {
 
 using namespace std::chrono_literals;
@@ -54,6 +56,11 @@ net::awaitable<void> StreamServer::serve(net::ServerRequest& request, net::Serve
   co_await response.send(answer.status, std::move(headers), answer.body);
 }
 
+// If shutting down throws, the loop still stops: run() must return.
+void StreamServer::spawn_shutdown() {
+  net::spawn(io_.get_executor(), shutdown(), "shutting the server down", [this](std::exception_ptr) { io_.stop(); });
+}
+
 net::awaitable<void> StreamServer::shutdown() {
   if (shutting_down_) co_return;
   shutting_down_ = true;
@@ -67,14 +74,14 @@ void StreamServer::run(bool handle_signals) {
   if (handle_signals) {
     signals.emplace(io_, SIGINT, SIGTERM);
     signals->async_wait([this](const std::error_code& ec, int) {
-      if (!ec) asio::co_spawn(io_, shutdown(), asio::detached);
+      if (!ec) spawn_shutdown();
     });
   }
   io_.run();
 }
 
 void StreamServer::stop() {
-  asio::post(io_, [this] { asio::co_spawn(io_, shutdown(), asio::detached); });
+  asio::post(io_, [this] { spawn_shutdown(); });
 }
 
 }  // namespace trickle::api

@@ -273,19 +273,36 @@ awaitable<bool> HttpServer::accept_tls(HttpConnection& connection) {
   co_return true;
 }
 
+// While a session runs, stop() can reach its connection; however the session ends (an exception
+// included), the server forgets it, unless the server itself is gone.
+class HttpServer::Registration {
+ public:
+  Registration(HttpServer& server, HttpConnection& connection)
+      : server_(server), connection_(connection), alive_(server.alive_) {
+    server_.connections_.insert(&connection_);
+  }
+  ~Registration() {
+    if (!*alive_) return;
+    server_.connections_.erase(&connection_);
+    connection_.close();
+  }
+  Registration(const Registration&) = delete;
+  Registration& operator=(const Registration&) = delete;
+
+ private:
+  HttpServer& server_;
+  HttpConnection& connection_;
+  std::shared_ptr<bool> alive_;
+};
+
 awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
   auto alive = alive_;
   Transport transport = tls_ ? Transport(std::move(socket), tls_) : Transport(std::move(socket));
   auto connection = std::make_unique<HttpConnection>(std::move(transport), HttpParser::Kind::request, limits_);
-  connections_.insert(connection.get());
+  Registration registered(*this, *connection);
   if (tls_) {
     bool secured = co_await accept_tls(*connection);
-    if (!*alive) co_return;
-    if (!secured) {
-      connections_.erase(connection.get());
-      connection->close();
-      co_return;
-    }
+    if (!*alive || !secured) co_return;
   }
   bool first = true;
   while (*alive && connection->is_open() && !stopping_) {
@@ -339,9 +356,6 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
     }
     connection->next_message();
   }
-  if (!*alive) co_return;
-  connections_.erase(connection.get());
-  connection->close();
 }
 
 }  // namespace trickle::net

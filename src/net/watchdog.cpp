@@ -1,5 +1,7 @@
 #include "trickle/net/watchdog.hpp"
 
+#include "trickle/net/spawn.hpp"
+
 namespace trickle::net {
 
 struct Watchdog::State {
@@ -29,7 +31,7 @@ void Watchdog::expires_after(Clock::duration d) {
   if (!s.running) {
     s.running = true;
     s.timer.expires_at(s.deadline);
-    asio::co_spawn(s.timer.get_executor(), run(state_), asio::detached);
+    spawn(s.timer.get_executor(), run(state_), "a connection's deadline");
   } else if (s.deadline < s.timer.expiry()) {
     s.timer.expires_at(s.deadline);  // wakes the loop, which re-waits on the earlier deadline
   }

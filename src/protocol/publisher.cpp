@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/net/async_signal.hpp"
+#include "trickle/net/spawn.hpp"
 
 namespace trickle::protocol {
 
@@ -51,10 +52,20 @@ static awaitable<void> open_segment(std::shared_ptr<SegmentWriter::State> w);
 // Waits for the relay's answer while the body streams, so an early refusal is noticed.
 static awaitable<void> await_answer(std::shared_ptr<SegmentWriter::State> w);
 
+// Runs one of a segment's coroutines. If it throws (a bug, or an error callback that throws), the
+// segment fails and is answered, so nobody waits on it forever.
+static void spawn_for(const std::shared_ptr<SegmentWriter::State>& w, awaitable<void> work, const char* what) {
+  net::spawn(w->shared->executor, std::move(work), what, [w](std::exception_ptr) {
+    w->answered = true;
+    if (w->connection) w->connection->close();
+    w->set_phase(SegmentWriter::State::Phase::failed);
+  });
+}
+
 static std::shared_ptr<SegmentWriter::State> start_segment(const std::shared_ptr<PublisherShared>& shared,
                                                             std::int64_t seq) {
   auto w = std::make_shared<SegmentWriter::State>(shared, seq);
-  asio::co_spawn(shared->executor, open_segment(w), asio::detached);
+  spawn_for(w, open_segment(w), "opening a segment's POST");
   return w;
 }
 
@@ -79,7 +90,7 @@ static awaitable<void> open_segment(std::shared_ptr<SegmentWriter::State> w) {
   }
   w->connection = std::move(*connection);
   w->set_phase(SegmentWriter::State::Phase::open);
-  asio::co_spawn(shared.executor, await_answer(w), asio::detached);
+  spawn_for(w, await_answer(w), "waiting for a segment's answer");
 }
 
 static awaitable<void> await_answer(std::shared_ptr<SegmentWriter::State> w) {
@@ -132,7 +143,8 @@ SegmentWriter::SegmentWriter(std::shared_ptr<State> state) : state_(std::move(st
 SegmentWriter::~SegmentWriter() {
   // A writer dropped without close() still ends its POST, so the relay closes the segment.
   if (state_ && state_->phase != State::Phase::ended && state_->phase != State::Phase::failed)
-    asio::co_spawn(state_->shared->executor, finish_segment(state_), asio::detached);
+    spawn_for(state_, [](std::shared_ptr<State> w) -> awaitable<void> { co_await finish_segment(w); }(state_),
+              "ending a dropped segment");
 }
 
 std::int64_t SegmentWriter::seq() const { return state_->seq; }

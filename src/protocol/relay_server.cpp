@@ -6,6 +6,8 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include "trickle/net/spawn.hpp"
+
 namespace trickle::protocol {
 
 using net::awaitable;
@@ -82,7 +84,7 @@ net::HttpResult<asio::ip::tcp::endpoint> RelayServer::listen(const std::string& 
 
 void RelayServer::start() {
   http_.start();
-  asio::co_spawn(executor_, sweep_loop(), asio::detached);
+  net::spawn(executor_, sweep_loop(), "the relay's idle sweep");
 }
 
 void RelayServer::stop() {

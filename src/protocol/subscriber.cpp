@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/net/async_signal.hpp"
+#include "trickle/net/spawn.hpp"
 #include "trickle/protocol/relay_server.hpp"
 
 namespace trickle::protocol {
@@ -147,6 +148,20 @@ static awaitable<void> run_pending(std::shared_ptr<TrickleSubscriber::State> s,
   pending->done_signal.notify_all();
 }
 
+// Starts the GET for `seq` in the background. If it throws (a bug, or an error callback that
+// throws), the subscriber fails instead of leaving next() waiting for a result that never comes.
+static std::shared_ptr<TrickleSubscriber::State::Pending> start_pending(std::shared_ptr<TrickleSubscriber::State> s,
+                                                                         std::int64_t seq) {
+  auto pending = std::make_shared<TrickleSubscriber::State::Pending>(s->executor);
+  net::spawn(s->executor, run_pending(s, pending, seq), "a subscriber's GET", [s, pending](std::exception_ptr) {
+    s->failed = true;
+    pending->in_flight = nullptr;
+    pending->done = true;
+    pending->done_signal.notify_all();
+  });
+  return pending;
+}
+
 TrickleSubscriber::TrickleSubscriber(net::Executor executor, std::string url, SubscriberOptions options,
                                      ErrorCallback on_error) {
   auto parsed = net::Url::parse(url);
@@ -175,11 +190,7 @@ awaitable<std::unique_ptr<SubscribedSegment>> TrickleSubscriber::next() {
   // The GET runs as the pending pre-connect even on the first call, so close() can always
   // reach the connection in flight.
   auto pending = s->pending;
-  if (!pending) {
-    pending = std::make_shared<State::Pending>(s->executor);
-    s->pending = pending;
-    asio::co_spawn(s->executor, run_pending(s, pending, s->idx), asio::detached);
-  }
+  if (!pending) s->pending = pending = start_pending(s, s->idx);
   while (!pending->done && !s->stopped) co_await pending->done_signal.wait();
   if (s->pending == pending) s->pending = nullptr;
   std::optional<Connected> connected = std::move(pending->result);
@@ -195,9 +206,7 @@ awaitable<std::unique_ptr<SubscribedSegment>> TrickleSubscriber::next() {
   }
   if (segment->seq() >= 0) s->idx = segment->seq() + 1;
   // While this segment is read, the GET for the next one is already waiting at the server.
-  auto ahead = std::make_shared<State::Pending>(s->executor);
-  s->pending = ahead;
-  asio::co_spawn(s->executor, run_pending(s, ahead, s->idx), asio::detached);
+  s->pending = start_pending(s, s->idx);
   co_return segment;
 }
 

@@ -14,6 +14,7 @@
 #include "trickle/media/stream_decoder.hpp"
 #include "trickle/media/stream_encoder.hpp"
 #include "trickle/net/async_signal.hpp"
+#include "trickle/net/spawn.hpp"
 #include "trickle/protocol/publisher.hpp"
 #include "trickle/protocol/subscriber.hpp"
 #include "trickle/runtime/bounded_queue.hpp"
@@ -421,7 +422,8 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         } else if (writer) {
           ++segments_out;
           // The relay's answer is awaited aside, so the next segment does not wait for it.
-          asio::co_spawn(executor, [writer]() -> net::awaitable<void> { co_await writer->close(); }, asio::detached);
+          net::spawn(executor, [writer]() -> net::awaitable<void> { co_await writer->close(); },
+                     "closing an output segment");
           writer.reset();
         }
       }

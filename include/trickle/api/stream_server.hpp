@@ -39,6 +39,7 @@ class StreamServer {
  private:
   net::awaitable<void> serve(net::ServerRequest& request, net::ServerResponse& response);
   net::awaitable<void> shutdown();
+  void spawn_shutdown();
 
   StreamServerOptions options_;
   asio::io_context io_{1};

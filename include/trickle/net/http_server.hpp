@@ -113,6 +113,7 @@ class HttpServer {
 
  private:
   awaitable<void> accept_loop();
+  class Registration;
   awaitable<void> session(asio::ip::tcp::socket socket);
   awaitable<bool> accept_tls(HttpConnection& connection);
 

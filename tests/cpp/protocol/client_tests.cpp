@@ -176,9 +176,51 @@ BOOST_AUTO_TEST_CASE(bad_url_is_rejected_up_front) {
   BOOST_CHECK_THROW(protocol::TricklePublisher(io.get_executor(), "not a url"), std::invalid_argument);
 }
 
+BOOST_AUTO_TEST_CASE(an_error_callback_that_throws_fails_the_subscriber_instead_of_hanging) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    ScriptedServer server(ex);  // answers 404: the subscriber reports stream_not_found
+    int calls = 0;
+    protocol::TrickleSubscriber subscriber(ex, server.url("c"), quick(), [&](std::string_view, std::string_view) {
+      ++calls;
+      throw std::runtime_error("the callback broke");
+    });
+    auto started = net::Clock::now();
+    BOOST_TEST(!(co_await subscriber.next()));  // the GET's coroutine threw: next() still returns
+    BOOST_TEST((net::Clock::now() - started < 2s));
+    BOOST_TEST(calls == 1);
+    BOOST_TEST(subscriber.failed());
+    BOOST_TEST(!(co_await subscriber.next()));
+  });
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(publisher_client)
+
+// A segment's coroutines (opening the POST, awaiting its answer) throw through an error
+// callback that throws: the segment fails and every wait on it ends.
+BOOST_AUTO_TEST_CASE(an_error_callback_that_throws_fails_the_segment_instead_of_hanging) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto throwing = [](std::string_view kind, std::string_view) { throw std::runtime_error(std::string(kind)); };
+    auto started = net::Clock::now();
+    // Opening: nothing listens, connection_failed is reported, the callback throws.
+    protocol::TricklePublisher unreachable(ex, fmt::format("http://127.0.0.1:{}/c", unused_port()), {}, throwing);
+    auto writer = co_await unreachable.next();
+    BOOST_TEST(!(co_await writer->write(test::random_bytes(10, 1))));
+    BOOST_TEST(!(co_await writer->close()));
+    co_await unreachable.close();
+    // Answering: the relay refuses the POST (no such channel), post_failed throws.
+    test::TestRelay relay(ex);
+    protocol::TricklePublisher refused(ex, relay.url("nochan"), {}, throwing);
+    auto refused_writer = co_await refused.next();
+    co_await refused_writer->write(test::random_bytes(100, 2));
+    BOOST_TEST(!(co_await refused_writer->close()));
+    co_await refused.close();
+    BOOST_TEST((net::Clock::now() - started < 5s));
+  });
+}
 
 BOOST_AUTO_TEST_CASE(refused_post_reports_post_failed) {
   test::run_async([]() -> net::awaitable<void> {

@@ -8,6 +8,7 @@
 
 #include "test_support.hpp"
 #include "trickle/api/stream_api.hpp"
+#include "trickle/net/spawn.hpp"
 
 using namespace trickle;
 using namespace trickle::api;
@@ -182,7 +183,7 @@ BOOST_AUTO_TEST_CASE(a_failed_model_load_is_a_permanent_error) {
     };
     std::optional<ApiResponse> answer;
     auto start_it = [&]() -> net::awaitable<void> { answer = co_await waiting_start(); };
-    asio::co_spawn(executor, start_it(), asio::detached);
+    net::spawn(executor, start_it(), "the waiting start");
     co_await net::sleep_for(50ms);
     BOOST_TEST(!answer.has_value());
     processor->release(true);
