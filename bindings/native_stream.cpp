@@ -14,6 +14,7 @@ extern "C" {
 }
 
 #include "dlpack_capsule.hpp"
+#include "engine_settings.hpp"
 #include "io_runtime.hpp"
 #include "wakeup_fd.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
@@ -86,60 +87,26 @@ int channels_of(const std::string& layout) {
   return channels;
 }
 
-std::optional<double> optional_seconds(const py::object& value) {
-  if (value.is_none()) return std::nullopt;
-  return value.cast<double>();
-}
+// What pop_inputs hands out: one decoded frame, its parts by name.
+struct EngineVideoFrame {
+  py::object tensor;  // a DLPack capsule (torch.from_dlpack takes it without a copy)
+  std::int64_t pts = 0;
+  int time_base_num = 1, time_base_den = 1;
+};
 
-// torch's spelling: "cpu", "cuda", "cuda:N".
-Device parse_device(const std::string& text) {
-  if (text == "cpu") return Device::cpu();
-  if (text == "cuda") return Device::cuda(0);
-  if (text.rfind("cuda:", 0) == 0) {
-    try {
-      std::size_t used = 0;
-      const int index = std::stoi(text.substr(5), &used);
-      if (used == text.size() - 5 && index >= 0) return Device::cuda(index);
-    } catch (const std::exception&) {
-      // falls through to the error below
-    }
-  }
-  throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N', not '" + text + "'");
-}
+struct EngineAudioFrame {
+  py::object samples;  // numpy array, as PyAV's to_ndarray() gives it
+  int nb_samples = 0;
+  std::string format, layout;
+  int sample_rate = 0;
+  std::int64_t pts = 0;
+  int time_base_num = 1, time_base_den = 1;
+};
 
 class NativeStream {
  public:
-  NativeStream(const py::dict& config) : mailbox_(std::make_shared<Mailbox>()) {
-    auto get_str = [&](const char* key) {
-      return config.contains(key) && !config[key].is_none() ? config[key].cast<std::string>() : std::string();
-    };
-    StreamPipelineOptions o;
-    o.subscribe_url = get_str("subscribe_url");
-    o.publish_url = get_str("publish_url");
-    o.control_url = get_str("control_url");
-    o.events_url = get_str("events_url");
-    o.data_url = get_str("data_url");
-    const bool verify_ssl = config.contains("verify_ssl") && config["verify_ssl"].cast<bool>();
-    o.tls = net::TlsClientOptions{verify_ssl, get_str("ssl_ca_file")}.with_environment();
-    if (config.contains("width")) o.width = config["width"].cast<int>();
-    if (config.contains("height")) o.height = config["height"].cast<int>();
-    if (config.contains("max_framerate") && !config["max_framerate"].is_none()) {
-      o.max_framerate = config["max_framerate"].cast<int>();
-    }
-    if (config.contains("detect_out_resolution")) o.detect_out_resolution = config["detect_out_resolution"].cast<bool>();
-    if (config.contains("subscriber_timeout")) o.subscriber_timeout = optional_seconds(config["subscriber_timeout"]);
-    if (config.contains("publisher_timeout")) o.publisher_timeout = optional_seconds(config["publisher_timeout"]);
-    if (config.contains("heartbeat_interval")) o.heartbeat_interval = config["heartbeat_interval"].cast<double>();
-    if (config.contains("send_data_interval")) o.send_data_interval = config["send_data_interval"].cast<double>();
-    if (config.contains("uint8") && config["uint8"].cast<bool>()) o.video_dtype = DType::uint8;
-    if (config.contains("batch_dim")) o.video_batch_dim = config["batch_dim"].cast<bool>();
-    if (config.contains("gpu_decode")) o.gpu_decode = config["gpu_decode"].cast<bool>();
-    if (config.contains("gpu_encode")) o.gpu_encode = config["gpu_encode"].cast<bool>();
-    if (config.contains("device") && !config["device"].is_none()) o.video_device = parse_device(get_str("device"));
-    if (config.contains("video_queue_size")) o.video_queue_size = config["video_queue_size"].cast<std::size_t>();
-    if (config.contains("audio_queue_size")) o.audio_queue_size = config["audio_queue_size"].cast<std::size_t>();
-    if (config.contains("close_output_at_end")) o.close_output_at_end = config["close_output_at_end"].cast<bool>();
-    if (config.contains("subscribe_start_seq")) o.subscribe_start_seq = config["subscribe_start_seq"].cast<std::int64_t>();
+  explicit NativeStream(const EngineSettings& settings) : mailbox_(std::make_shared<Mailbox>()) {
+    StreamPipelineOptions o = settings.options;
     // Trimming the backlog is the Python client's frame skipper's job (upstream's, patchable);
     // the inbox keeps only its hard caps.
     o.frame_skip.max_queue_size = std::numeric_limits<std::size_t>::max();
@@ -195,8 +162,7 @@ class NativeStream {
   int fileno() const { return mailbox_->wakeup.fd(); }
   void drain_wakeup() const { mailbox_->wakeup.drain(); }
 
-  // Up to `limit` inputs: ("video", capsule, pts, tb_num, tb_den) or ("audio", samples,
-  // nb_samples, format, rate, layout, pts, tb_num, tb_den); and whether the input is over.
+  // Up to `limit` inputs (EngineVideoFrame or EngineAudioFrame), and whether the input is over.
   py::tuple pop_inputs(std::size_t limit) {
     py::list items;
     bool ended = false;
@@ -204,12 +170,12 @@ class NativeStream {
       auto item = pipeline_->try_pop_input(&ended);
       if (!item) break;
       if (auto* video = std::get_if<VideoFrame>(&*item)) {
-        items.append(py::make_tuple("video", to_capsule(video->tensor), video->pts, video->time_base.num,
-                                    video->time_base.den));
+        items.append(py::cast(EngineVideoFrame{to_capsule(video->tensor), video->pts, video->time_base.num,
+                                               video->time_base.den}));
       } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
-        items.append(py::make_tuple("audio", to_numpy(audio->samples), audio->nb_samples, audio->format,
-                                    audio->sample_rate, audio->layout, audio->pts, audio->time_base.num,
-                                    audio->time_base.den));
+        items.append(py::cast(EngineAudioFrame{to_numpy(audio->samples), audio->nb_samples, audio->format,
+                                               audio->layout, audio->sample_rate, audio->pts, audio->time_base.num,
+                                               audio->time_base.den}));
       } else if (auto* update = std::get_if<ParamsUpdate>(&*item)) {
         if (update->done) update->done(nullptr);  // not used in external mode
       }
@@ -295,8 +261,25 @@ class NativeStream {
 }  // namespace
 
 void bind_native_stream(py::module_& m) {
+  bind_engine_settings(m);
+  py::class_<EngineVideoFrame>(m, "EngineVideoFrame")
+      .def_property_readonly_static("kind", [](py::object) { return "video"; })
+      .def_readonly("tensor", &EngineVideoFrame::tensor)
+      .def_readonly("pts", &EngineVideoFrame::pts)
+      .def_readonly("time_base_num", &EngineVideoFrame::time_base_num)
+      .def_readonly("time_base_den", &EngineVideoFrame::time_base_den);
+  py::class_<EngineAudioFrame>(m, "EngineAudioFrame")
+      .def_property_readonly_static("kind", [](py::object) { return "audio"; })
+      .def_readonly("samples", &EngineAudioFrame::samples)
+      .def_readonly("nb_samples", &EngineAudioFrame::nb_samples)
+      .def_readonly("format", &EngineAudioFrame::format)
+      .def_readonly("layout", &EngineAudioFrame::layout)
+      .def_readonly("sample_rate", &EngineAudioFrame::sample_rate)
+      .def_readonly("pts", &EngineAudioFrame::pts)
+      .def_readonly("time_base_num", &EngineAudioFrame::time_base_num)
+      .def_readonly("time_base_den", &EngineAudioFrame::time_base_den);
   py::class_<NativeStream>(m, "NativeStream")
-      .def(py::init<const py::dict&>(), py::arg("config"))
+      .def(py::init<const EngineSettings&>(), py::arg("settings"))
       .def("start", &NativeStream::start)
       .def("stop", &NativeStream::stop)
       .def("fileno", &NativeStream::fileno)

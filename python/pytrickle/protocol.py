@@ -110,7 +110,9 @@ class TrickleProtocol(TrickleComponent):
         # checks them); a CA bundle file turns checking on (so do TRICKLE_CA_BUNDLE / TRICKLE_TLS_VERIFY).
         self.verify_ssl = verify_ssl
         self.ssl_ca_file = ssl_ca_file
-        # Ours: opt-in cheaper frames ({"uint8": True, "batch_dim": False}) and queue sizes.
+        # Ours: opt-in cheaper frames ({"uint8": True, "batch_dim": False}) and queue sizes; a
+        # name the engine does not know, or a value of the wrong type, raises TypeError here.
+        load_native().EngineSettings(**engine_options)
         self.engine_options = engine_options
 
         self.subscribe_task: Optional[asyncio.Task] = None
@@ -145,30 +147,31 @@ class TrickleProtocol(TrickleComponent):
         self.subscribe_queue = queue.Queue()
         self.publish_queue = queue.Queue()
 
-        config: Dict[str, Any] = {
-            "subscribe_url": self.subscribe_url or "",
-            "publish_url": self.publish_url or "",
-            "control_url": self.control_url or "",
-            "events_url": self.events_url or "",
-            "width": int(self.width or DEFAULT_WIDTH),
-            "height": int(self.height or DEFAULT_HEIGHT),
-            "max_framerate": int(self.max_framerate or DEFAULT_MAX_FRAMERATE),
-            "detect_out_resolution": bool(self.detect_out_resolution),
-            "subscriber_timeout": self.subscriber_timeout,
-            "publisher_timeout": self.publisher_timeout,
-            "heartbeat_interval": float(self.heartbeat_interval or 0),
-            "verify_ssl": bool(self.verify_ssl),
-            "ssl_ca_file": self.ssl_ca_file or "",
-        }
+        settings: Dict[str, Any] = dict(
+            subscribe_url=self.subscribe_url or "",
+            publish_url=self.publish_url or "",
+            control_url=self.control_url or "",
+            events_url=self.events_url or "",
+            width=int(self.width or DEFAULT_WIDTH),
+            height=int(self.height or DEFAULT_HEIGHT),
+            max_framerate=int(self.max_framerate or DEFAULT_MAX_FRAMERATE),
+            detect_out_resolution=bool(self.detect_out_resolution),
+            subscriber_timeout=self.subscriber_timeout,
+            publisher_timeout=self.publisher_timeout,
+            heartbeat_interval=float(self.heartbeat_interval or 0),
+            verify_ssl=bool(self.verify_ssl),
+            ssl_ca_file=self.ssl_ca_file or "",
+        )
         if _env_flag("PYTRICKLE_GPU"):
             # NVDEC/NVENC for every stream of this process (a worker container's switch); each
             # falls back to the CPU with a log line where the GPU cannot be used.
-            config["gpu_decode"] = config["gpu_encode"] = True
+            settings["gpu_decode"] = settings["gpu_encode"] = True
         if os.environ.get("PYTRICKLE_DEVICE"):
             # "cuda": frames reach the processor as CUDA tensors (NVDEC + our kernel, no host copy).
-            config["device"] = os.environ["PYTRICKLE_DEVICE"].strip()
-        config.update(self.engine_options)
-        native = load_native().NativeStream(config)
+            settings["device"] = os.environ["PYTRICKLE_DEVICE"].strip()
+        settings.update(self.engine_options)
+        engine = load_native()
+        native = engine.NativeStream(engine.EngineSettings(**settings))
         self._native = native
         self._loop.add_reader(native.fileno(), self._on_engine_wakeup)
         native.start()
@@ -283,14 +286,14 @@ class TrickleProtocol(TrickleComponent):
             self._native_finished.set()
 
     @staticmethod
-    def _frame_from_engine(item: tuple) -> Any:
-        if item[0] == "video":
-            _, capsule, pts, num, den = item
-            frame = VideoFrame(torch.from_dlpack(capsule), pts, Fraction(num, den))
-            frame.log_timestamps["frame_init"] = time.time()
-            return frame
-        _, samples, nb_samples, fmt, rate, layout, pts, num, den = item
-        frame = AudioFrame._from_native(samples, nb_samples, fmt, rate, layout, pts, Fraction(num, den))
+    def _frame_from_engine(item: Any) -> Any:
+        """An EngineVideoFrame or EngineAudioFrame as the frame type upstream's code expects."""
+        time_base = Fraction(item.time_base_num, item.time_base_den)
+        if item.kind == "video":
+            frame = VideoFrame(torch.from_dlpack(item.tensor), item.pts, time_base)
+        else:
+            frame = AudioFrame._from_native(item.samples, item.nb_samples, item.format, item.sample_rate,
+                                            item.layout, item.pts, time_base)
         frame.log_timestamps["frame_init"] = time.time()
         return frame
 
@@ -371,7 +374,7 @@ class TrickleProtocol(TrickleComponent):
                 tensor = _encodable_video(output.tensor)
                 num, den = _time_base_parts(output.time_base)
                 pts = int(round(output.timestamp))
-                push = lambda: native.push_video(tensor, pts, num, den)  # noqa: E731
+                push = lambda: native.push_video(tensor=tensor, pts=pts, tb_num=num, tb_den=den)  # noqa: E731
                 await self._push(native, push)
             elif isinstance(output, AudioOutput):
                 for frame in output.frames:
@@ -379,7 +382,7 @@ class TrickleProtocol(TrickleComponent):
                     num, den = _time_base_parts(frame.time_base)
                     pts = int(round(frame.timestamp))
                     push = lambda s=samples, f=frame, n=num, d=den, p=pts: native.push_audio(  # noqa: E731
-                        s, f.format, f.layout, int(f.rate), p, n, d)
+                        samples=s, format=f.format, layout=f.layout, rate=int(f.rate), pts=p, tb_num=n, tb_den=d)
                     await self._push(native, push)
             else:
                 logger.warning("ignoring output of type %s", type(output).__name__)

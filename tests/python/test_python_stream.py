@@ -143,7 +143,7 @@ async def test_gpu_switch_runs_the_stream_on_any_machine(relay, trickle_exe, bac
 def test_bad_device_names_are_refused(device):
     from pytrickle._native_loader import load_native
     with pytest.raises(ValueError, match="device must be 'cpu', 'cuda' or 'cuda:N'"):
-        load_native().NativeStream({"device": device})
+        load_native().EngineSettings(device=device)
 
 
 async def test_handlers_params_and_control_channel_change_the_output(relay, trickle_exe, background, ts_clip,
