@@ -1,4 +1,4 @@
-// bench/fanout: the relay's fan-out latency benchmark (TRICKLE_PROTOCOL.md, "Latency anchor").
+// bench/fanout: the relay's fan-out latency benchmark (docs/protocol.md, "Latency").
 //
 // The shape of go-livepeer's own segment-buffer latency test, but over real HTTP on loopback:
 // one publisher streams `--bytes` into ONE segment as writes of each `--sizes` size, as fast as

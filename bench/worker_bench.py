@@ -395,7 +395,7 @@ class Bench:
                 if subscriber.poll() is not None:
                     timed_out = False
                     break
-                # A worker that never closes its output (upstream, Q21) has finished once the input
+                # A worker that never closes its output (upstream, docs/compatibility.md Q21) has finished once the input
                 # is over and nothing new came out for a while.
                 if len(output_clock.frame_arrivals) != seen_out:
                     seen_out, last_out_change = len(output_clock.frame_arrivals), time.monotonic()

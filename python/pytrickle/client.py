@@ -1,4 +1,4 @@
-"""TrickleClient: runs one stream through a FrameProcessor (upstream §7).
+"""TrickleClient: runs one stream through a FrameProcessor (as upstream's pytrickle.client).
 
 Five coroutines on the caller's event loop: ingress (engine → input queues), processing (the
 processor's coroutines, the frame skipper and the loading overlay), egress (results → engine),
@@ -153,7 +153,7 @@ class TrickleClient:
         except Exception as error:
             await self._fail("ingress_loop_error", error)
         finally:
-            # Never block on a full queue here: the processing loops may be gone (upstream Q42).
+            # Never block on a full queue here: the processing loops may be gone (upstream, docs/compatibility.md Q42).
             for q in (self.video_input_queue, self.audio_input_queue):
                 if q.full():
                     try:

@@ -1,5 +1,5 @@
 """
-PyAV decoder kept for source compatibility with upstream PyTrickle (§3.2).
+PyAV decoder kept for source compatibility with upstream PyTrickle's pytrickle.decoder.
 
 ``TrickleProtocol`` does not use this module: the C++ engine demuxes, decodes, rate-limits and
 scales the input itself. ``decode_av`` is here for code that calls it directly. PyAV (and

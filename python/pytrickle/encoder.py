@@ -1,5 +1,5 @@
 """
-Encoder helpers and the PyAV encoder kept for source compatibility with upstream PyTrickle (§4).
+Encoder helpers and the PyAV encoder kept for source compatibility with upstream PyTrickle's pytrickle.encoder.
 
 ``TrickleProtocol`` does not use ``encode_av``: the C++ engine encodes and segments the output
 itself. The constants and the small helpers (``default_output_metadata``, ``calc_aspect_ratio``,
@@ -204,7 +204,7 @@ def encode_av(
             _log_frame_timestamps("Video", item.frame)
 
             try:
-                pixels = (tensor * 255).byte().cpu().numpy()  # no clamping, as upstream (Q7)
+                pixels = (tensor * 255).byte().cpu().numpy()  # no clamping, as upstream (docs/compatibility.md Q7)
                 if not pixels.flags["C_CONTIGUOUS"]:
                     logger.debug("Frame tensor is not C-contiguous, copying to contiguous array. "
                                  "Consider calling .contiguous() on tensor before output for better performance.")
@@ -307,7 +307,7 @@ def encode_av(
                 dest_tb = _codec_time_base(audio_stream, "Audio")
                 sound.pts = _rescale_ts(frame.timestamp, frame.time_base, dest_tb)
                 sound.time_base = dest_tb
-                # Audio encode errors are not caught (upstream Q14): the caller retries.
+                # Audio encode errors are not caught (upstream, docs/compatibility.md Q14): the caller retries.
                 for packet in audio_stream.encode(sound):
                     container.mux(packet)
             if out_of_sync:

@@ -1,4 +1,4 @@
-"""The base class user code subclasses to run a model on a stream (upstream's contract, §8)."""
+"""The base class user code subclasses to run a model on a stream (upstream's contract, pytrickle.frame_processor)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ class FrameProcessor(ABC):
     """
 
     def __init__(self, error_callback: Optional[ErrorCallback] = None, **init_kwargs):
-        # Extra keyword arguments are accepted and ignored, as upstream does (Q26).
+        # Extra keyword arguments are accepted and ignored, as upstream does (docs/compatibility.md Q26).
         self.error_callback = error_callback
         self.state: Optional[StreamState] = None
         self._model_loaded = False

@@ -1,5 +1,5 @@
 """
-Multi-stream management (upstream §19).
+Multi-stream management (as upstream's pytrickle.manager).
 
 ``StreamHandler`` is the minimal interface one stream exposes (start, stop, running, size);
 ``BaseStreamManager`` keeps a registry of handlers keyed by request id, serialises creation and

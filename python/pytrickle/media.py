@@ -1,6 +1,6 @@
 """
 Subscribe/decode and encode/publish loops kept for source compatibility with upstream
-PyTrickle (§3.3, §4.2).
+PyTrickle's pytrickle.media.
 
 ``TrickleProtocol`` does not use ``run_subscribe``/``run_publish``: in this package the C++
 engine subscribes, decodes, encodes and publishes by itself. These functions have upstream's

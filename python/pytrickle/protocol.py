@@ -1,4 +1,4 @@
-"""TrickleProtocol: one stream's channels and media (upstream §6).
+"""TrickleProtocol: one stream's channels and media (as upstream's pytrickle.protocol).
 
 The media path runs in the C++ engine (pytrickle._native.NativeStream): subscriber, demuxer,
 decoder, encoder, muxer and publisher on their own threads, plus the control channel, the

@@ -1,4 +1,4 @@
-"""TricklePublisher: writes a trickle channel, one streaming POST per segment (upstream §5.2),
+"""TricklePublisher: writes a trickle channel, one streaming POST per segment (as upstream's pytrickle.publisher),
 over the engine's C++ client. The POST for the next segment is opened before it is needed."""
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ class TricklePublisher(TrickleComponent):
             await call_native(session.close)
 
     async def _run_delete(self) -> bool:
-        """DELETEs the channel (upstream has this but never calls it, Q21)."""
+        """DELETEs the channel (upstream has this but never calls it, docs/compatibility.md Q21)."""
         if self.session is None:
             await self.start()
         return bool(await call_native(self.session.delete_channel))

@@ -1,9 +1,9 @@
-"""StreamServer: the REST API around one FrameProcessor (upstream §15).
+"""StreamServer: the REST API around one FrameProcessor (as upstream's pytrickle.server).
 
 Routes, status codes, JSON bodies and the LOADING → IDLE → OK → ERROR state follow upstream
 exactly, except where upstream has a bug this package fixes (README, "Differences"):
-a malformed start request no longer tears down the running stream (Q11) and `params_updated`
-is emitted once per update (Q15).
+a malformed start request no longer tears down the running stream (docs/compatibility.md Q11) and `params_updated`
+is emitted once per update (docs/compatibility.md Q15).
 
 Two transports run the same route handlers: the engine's C++ HTTP server (the default), and
 aiohttp, used as soon as anything aiohttp-specific is asked for (get_app(), custom routes,
@@ -277,7 +277,7 @@ class StreamServer:
         try:
             start_request = await self._parse_and_validate_request(request, StreamStartRequest)
         except Exception as error:  # noqa: BLE001
-            # Unlike upstream (Q11), a malformed request leaves a running stream alone.
+            # Unlike upstream (docs/compatibility.md Q11), a malformed request leaves a running stream alone.
             return _json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
@@ -363,7 +363,7 @@ class StreamServer:
             logger.error("Client execution failed: %s", error)
             self.state.set_error(f"Client execution failed: {error}")
         finally:
-            # Upstream keeps current_client after the stream ended by itself (Q12); so do we.
+            # Upstream keeps current_client after the stream ended by itself (docs/compatibility.md Q12); so do we.
             self.state.set_active_client(False)
             self.state.update_active_streams(0)
 

@@ -1,6 +1,6 @@
 """
 TrickleStreamHandler: one complete trickle stream (protocol + client + bookkeeping) behind the
-``StreamHandler`` interface, for use with the stream managers (upstream §19).
+``StreamHandler`` interface, for use with the stream managers (as upstream's pytrickle.stream_handler).
 
 A subclass supplies the frame processor (``create_frame_processor``) and reacts to control
 messages (``handle_control_message``). The handler wires a ``TrickleProtocol`` and a
@@ -8,7 +8,7 @@ messages (``handle_control_message``). The handler wires a ``TrickleProtocol`` a
 ``stream_stopped`` (queue type ``"stream_trace"``) and periodic ``stream_stats`` (queue type
 ``"stream_stats"``) on the events channel, and tears everything down on error or request.
 
-Control channel (upstream Q37): upstream opened a second control subscriber next to the
+Control channel (upstream, docs/compatibility.md Q37): upstream opened a second control subscriber next to the
 protocol's, i.e. two readers on one channel. Here no second subscriber is opened: the engine
 reads the control channel once, and messages reach ``handle_control_message`` through the
 client's ``control_handler`` (after the protocol has applied ``max_framerate``).

@@ -1,5 +1,5 @@
 """StreamProcessor: a server built from plain async functions or decorated handler methods
-(upstream §9)."""
+(as upstream's pytrickle.stream_processor)."""
 
 from __future__ import annotations
 
@@ -181,7 +181,7 @@ class StreamProcessor:
         self.param_updater = param_updater
         self.on_stream_start = on_stream_start
         self.on_stream_stop = on_stream_stop
-        self.send_data_interval = send_data_interval  # stored, unused, as upstream (Q27)
+        self.send_data_interval = send_data_interval  # stored, unused, as upstream (docs/compatibility.md Q27)
         self.name = name
         self.port = port
         self.frame_skip_config = frame_skip_config
@@ -246,7 +246,7 @@ class StreamProcessor:
         if client is None:
             return False
         await client.protocol.emit_monitoring_event(event, event_type)
-        return None  # upstream returns None on success (Q27)
+        return None  # upstream returns None on success (docs/compatibility.md Q27)
 
     async def send_input_frame(self, frame) -> bool:
         client = self._client()

@@ -1,4 +1,4 @@
-"""TrickleSubscriber: reads a trickle channel segment after segment (upstream §5.1), over the
+"""TrickleSubscriber: reads a trickle channel segment after segment (as upstream's pytrickle.subscriber), over the
 engine's C++ client. The next GET is always in flight while the current segment is read."""
 
 from __future__ import annotations

@@ -146,7 +146,7 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
     }
   }
   auto fail = [&](const std::string& message) {
-    // Upstream also tears down a running stream here (Q11); a bad request leaves it alone.
+    // Upstream also tears down a running stream here (docs/compatibility.md Q11); a bad request leaves it alone.
     Json failed = {{"status", "error"}, {"message", "Error starting stream: " + message}, {"current_state", current_state()}};
     return json_response(failed, 400);
   };
@@ -188,7 +188,7 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   pipeline->start();
   spdlog::info("stream {} started: {} -> {}", request_id, current_params_->subscribe_url.value_or(""),
                current_params_->publish_url.value_or(""));
-  // When the stream ends by itself the server goes back to IDLE; `current_` stays (Q12), so
+  // When the stream ends by itself the server goes back to IDLE; `current_` stays (docs/compatibility.md Q12), so
   // /stream/status still shows the finished client.
   net::spawn(executor_, [this, pipeline, alive = alive_]() -> net::awaitable<void> {
     co_await pipeline->wait_finished();
@@ -233,7 +233,7 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
   }
   if (!pipeline->finished()) {
     // Answer once the processor has the new values, as upstream (which awaits update_params)
-    // does; a failure there makes the state ERROR while the answer stays a success (Q15).
+    // does; a failure there makes the state ERROR while the answer stays a success (docs/compatibility.md Q15).
     auto applied = std::make_shared<bool>(false);
     auto signal = std::make_shared<net::AsyncSignal>(executor_);
     pipeline->update_params(*data, [this, applied, signal, alive = alive_, executor = executor_](std::exception_ptr error) {

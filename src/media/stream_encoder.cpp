@@ -85,7 +85,7 @@ struct StreamEncoder::Impl {
   bool failed = false;
   bool finished = false;
   // Optional, not 0, for "none yet": upstream tests the last key frame's time for falsiness, so
-  // a stream starting at pts 0 gets key frames forced on every frame until pts moves (Q32).
+  // a stream starting at pts 0 gets key frames forced on every frame until pts moves (docs/compatibility.md Q32).
   std::optional<std::int64_t> last_forced_key;
   std::optional<std::int64_t> first_video_ts;  // all in 1/90000
   std::optional<std::int64_t> last_video_pts;
@@ -122,7 +122,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std
   video->framerate = AVRational{24, 1};
   video->bit_rate = 0;  // x264's default CRF 23, as upstream
   video->max_b_frames = 0;
-  // Deliberate fix of Q33: upstream leaves x264's keyint 250 and scene-cut on, so x264 inserts
+  // Deliberate fix of docs/compatibility.md Q33: upstream leaves x264's keyint 250 and scene-cut on, so x264 inserts
   // extra key frames and thus extra, shorter segments. Here the only key frames are the ones
   // forced every gop_seconds of media time, so every segment is exactly one GOP.
   video->gop_size = 1 << 30;
@@ -182,7 +182,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_audio() {
 tl::expected<void, MediaError> StreamEncoder::Impl::open(RgbSize first_frame) {
   int width = options.width > 0 ? options.width : first_frame.width;
   int height = options.height > 0 ? options.height : first_frame.height;
-  // Fix of Q30: yuv420p needs even sizes, and upstream fails every encode of an odd-sized
+  // Fix of docs/compatibility.md Q30: yuv420p needs even sizes, and upstream fails every encode of an odd-sized
   // stream. The odd last column / row is cropped away instead (see encode_picture).
   width &= ~1;
   height &= ~1;
@@ -253,8 +253,8 @@ tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor&
   const int source_width = static_cast<int>(source.size(1));
   const int source_height = static_cast<int>(source.size(0));
   if ((source_width & ~1) == video->width && (source_height & ~1) == video->height) {
-    // Same size, or one odd column/row more: only the even part is read (the Q30 crop). Upstream
-    // never needs this for the first frame, but it also avoids its Q9 round trip through
+    // Same size, or one odd column/row more: only the even part is read (the crop of docs/compatibility.md Q30). Upstream
+    // never needs this for the first frame, but it also avoids its round trip (docs/compatibility.md Q9) through
     // 640x480 that blurs the first frame.
     tensor_to_yuv420(source, {picture->data[0], picture->data[1], picture->data[2],
                               picture->linesize[0], picture->linesize[1], picture->linesize[2],
@@ -303,7 +303,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::encode_audio_now(
   if (!audio_started) {
     if (valid_time_base(frame.time_base)) {
       const std::int64_t offset = to_out_time(frame.pts, frame.time_base) - *first_video_ts;
-      // Fix of Q34: upstream stops the whole encoder here. Dropping (and counting) the audio
+      // Fix of docs/compatibility.md Q34: upstream stops the whole encoder here. Dropping (and counting) the audio
       // keeps the video flowing; a later audio frame in sync starts the audio.
       if (std::llabs(offset) > std::llround(av_sync_seconds * out_time_base.den)) {
         ++stats.audio_dropped_av_sync;
@@ -381,7 +381,7 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
   const std::int64_t out_pts = to_out_time(pts, time_base);
   const std::int64_t sync_window = std::llround(av_sync_seconds * out_time_base.den);
   // Upstream's rule: while audio waits for the first video frame, video far behind it is
-  // dropped. Upstream gives up on the stream after 100 such drops (Q34); here they are counted.
+  // dropped. Upstream gives up on the stream after 100 such drops (docs/compatibility.md Q34); here they are counted.
   if (!s.buffered_audio.empty()) {
     const DecodedAudioFrame& head = s.buffered_audio.front();
     if (valid_time_base(head.time_base) &&

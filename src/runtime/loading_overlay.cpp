@@ -7,7 +7,7 @@
 namespace trickle {
 
 namespace {
-// Upstream's size rule, CHW-looking shapes included (Q5).
+// Upstream's size rule, CHW-looking shapes included (docs/compatibility.md Q5).
 std::optional<std::pair<std::int64_t, std::int64_t>> overlay_size(const Tensor& tensor) {
   const auto& s = tensor.shape();
   if (s.size() == 4) return s[1] == 3 ? std::pair{s[2], s[3]} : std::pair{s[1], s[2]};

@@ -29,20 +29,20 @@ std::unique_ptr<protocol::TricklePublisher> SideChannels::make_publisher(const s
   return std::make_unique<protocol::TricklePublisher>(
       executor_, url, o, [this, channel](std::string_view kind, std::string_view message) {
         spdlog::warn("{} channel: {} ({})", channel, kind, message);
-        hooks_.fail(kind, message);  // upstream's error callback ends the stream (Q22)
+        hooks_.fail(kind, message);  // upstream's error callback ends the stream (docs/compatibility.md Q22)
       });
 }
 
 net::awaitable<void> SideChannels::read_control() {
   protocol::SubscriberOptions o;
   o.tls = options_.tls;
-  // Upstream's control subscriber has no timeout unless subscriber_timeout is given (Q22).
+  // Upstream's control subscriber has no timeout unless subscriber_timeout is given (docs/compatibility.md Q22).
   o.connect_timeout = o.read_timeout =
       options_.subscriber_timeout ? seconds_to_ms(*options_.subscriber_timeout) : no_timeout;
   control_ = std::make_unique<protocol::TrickleSubscriber>(
       executor_, options_.control_url, o, [this](std::string_view kind, std::string_view message) {
         spdlog::warn("control channel: {} ({})", kind, message);
-        hooks_.fail(kind, message);  // 404 ends the stream cleanly, other failures with an error (Q22)
+        hooks_.fail(kind, message);  // 404 ends the stream cleanly, other failures with an error (docs/compatibility.md Q22)
       });
   while (!hooks_.stopping()) {
     auto segment = co_await control_->next();

@@ -107,7 +107,7 @@ def test_passthrough_worker_publishes_every_frame(relay, worker_factory, trickle
     assert decode.stderr.decode().strip() == "", decode.stderr.decode()
     status, state = worker.get("/stream/status")
     assert status == 200
-    # The stream ended by itself: IDLE again, the finished client still reported (upstream Q12).
+    # The stream ended by itself: IDLE again, the finished client still reported (upstream, docs/compatibility.md Q12).
     assert state["status"] == "IDLE" and state["client_active"] is True and state["client_running"] is False
     assert state["current_params"]["gateway_request_id"] == "g1"
 
@@ -200,7 +200,7 @@ def test_start_twice_stop_fast_and_bad_requests(relay, worker_factory, trickle_e
     assert answer == {"status": "error", "current_state": "OK",
                       "message": "Error starting stream: Expecting property name enclosed in double quotes: "
                                  "line 1 column 2 (char 1)"}
-    # A bad start leaves the running stream alone (upstream tears it down, Q11).
+    # A bad start leaves the running stream alone (upstream tears it down, docs/compatibility.md Q11).
     assert worker.get("/stream/status")[1]["client_running"] is True
     started = time.monotonic()
     status, answer = worker.post("/stream/stop", b"", "text/plain")

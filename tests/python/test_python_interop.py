@@ -39,7 +39,7 @@ async def test_upstream_clients_feed_and_read_our_server(relay, upstream, ts_cli
         await asyncio.sleep(0.5)
         publisher = upstream.publish(relay.url("in"), "--file", ts_clip, "--mime", "video/mp2t")
         assert await asyncio.to_thread(publisher.wait, 60) == 0, publisher.report()
-        # Upstream's publisher never ends its channel (Q21): the gateway would; so do we.
+        # Upstream's publisher never ends its channel (docs/compatibility.md Q21): the gateway would; so do we.
         assert 200 <= await asyncio.to_thread(http_delete, relay.url("in")) < 300
         # Our worker drains, then ends its output channel: upstream's subscriber sees the end.
         assert await asyncio.to_thread(subscriber.wait, 60) == 0, subscriber.report()
@@ -83,7 +83,7 @@ async def test_our_clients_feed_and_read_upstreams_server(relay, upstream_python
                 try:
                     segment = await asyncio.wait_for(subscriber.next(), 10)
                 except asyncio.TimeoutError:
-                    return  # upstream never ends its output channel (Q21)
+                    return  # upstream never ends its output channel (docs/compatibility.md Q21)
                 if segment is None:
                     return
                 while chunk := await segment.read():
@@ -104,6 +104,6 @@ async def test_our_clients_feed_and_read_upstreams_server(relay, upstream_python
     out = tmp_path / "out.ts"
     out.write_bytes(bytes(received))
     frames = count_video_frames(out)
-    # Upstream cuts the tail of its last segment when it closes (Q21): at least the first GOPs.
+    # Upstream cuts the tail of its last segment when it closes (docs/compatibility.md Q21): at least the first GOPs.
     assert FRAMES - 2 * 60 <= frames <= FRAMES, frames
     assert "h264,video" in stream_codecs(out)

@@ -104,7 +104,7 @@ async def test_every_frame_goes_through_a_python_processor(relay, trickle_exe, b
         assert processor.started_with == {"max_framerate": 60}
         assert count_video_frames(out) == FRAMES
         assert stream_codecs(out) == ["h264,video", "opus,audio"]
-        # The stream ended by itself: IDLE, the finished client still reported (upstream Q12).
+        # The stream ended by itself: IDLE, the finished client still reported (upstream, docs/compatibility.md Q12).
         for _ in range(100):
             status, state = await worker.get("/stream/status")
             if state.get("client_running") is False:
@@ -253,7 +253,7 @@ async def test_events_channel_reports_the_stream(relay, trickle_exe, background,
     assert ("stream_heartbeat", "heartbeat") in types
     assert ("ai_stream_events", "receive_first_ingest_segment") in types
     assert ("ai_stream_events", "send_first_processed_segment") in types
-    # Once per update (upstream emits it twice, Q15).
+    # Once per update (upstream emits it twice, docs/compatibility.md Q15).
     assert types.count(("ai_stream_events", "params_updated")) == 1
     assert types[-1] == ("ai_stream_events", "stream_stopped")
     heartbeat = next(e["event"] for e in events if e["event"]["type"] == "heartbeat")
@@ -311,7 +311,7 @@ async def test_a_misbehaving_processor_loses_only_its_frames(relay, trickle_exe,
         assert processor.calls // 3 - 5 <= produced <= processor.calls // 3 + 5, (produced, processor.calls)
         status, health = await worker.get("/health")
         assert (status, health) == (200, {"status": "IDLE"})
-        # A failing update_params is accepted over HTTP but marks the server ERROR for good (Q10, Q15).
+        # A failing update_params is accepted over HTTP but marks the server ERROR for good (docs/compatibility.md Q10, Q15).
         status, answer = await worker.post("/stream/params", {"prompt": "x"})
         assert status == 200, answer
         assert await worker.get("/health") == (200, {"status": "ERROR"})
@@ -332,7 +332,7 @@ async def test_start_twice_stop_fast_and_bad_starts_keep_the_stream(relay, trick
         await asyncio.sleep(1.5)
         status, answer = await start_stream(worker, relay, request_id="second")
         assert status == 503 and answer["message"] == "Pipeline is still in use"
-        # A malformed start does not tear the running stream down (upstream's Q11, fixed).
+        # A malformed start does not tear the running stream down (fixed: docs/compatibility.md Q11).
         status, answer = await worker.post("/stream/start", b"{nope", "application/json")
         assert status == 400 and answer["message"].startswith("Error starting stream: Expecting property name")
         status, answer = await worker.post("/stream/start", {"subscribe_url": "x"}, "text/plain")

@@ -1,7 +1,7 @@
 #pragma once
 
 // The REST handler core of upstream PyTrickle's StreamServer: every default route, request
-// schema, validation message, status code and JSON body of PYTRICKLE_API.md §15-16, and the
+// schema, validation message, status code and JSON body of upstream PyTrickle's StreamServer (docs/compatibility.md), and the
 // LOADING → IDLE → OK → ERROR lifecycle, one stream at a time. Requests come in as ApiRequest
 // values on the io thread; the transport (StreamServer, or another) only moves bytes.
 

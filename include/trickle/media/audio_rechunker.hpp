@@ -34,7 +34,7 @@ class AudioRechunker {
 
   // Resamples the frame into the queue. A frame whose samples do not match its format, layout
   // and count is an error and leaves the queue as it was. A change of input format mid-stream
-  // re-creates the resampler (upstream's encoder crashed, Q14).
+  // re-creates the resampler (upstream's encoder crashed, docs/compatibility.md Q14).
   tl::expected<void, MediaError> push(const DecodedAudioFrame& frame);
 
   // The next full frame, or null when fewer than frame_size samples wait. With `flush`, the

@@ -27,7 +27,7 @@ namespace trickle {
 struct StreamEncoderOptions {
   std::string video_codec = "libx264";
   // Empty: video only. Upstream's pipeline passes libopus (its own default, libfdk_aac, is
-  // absent from common builds, Q35); output audio is always 48 kHz mono.
+  // absent from common builds, docs/compatibility.md Q35); output audio is always 48 kHz mono.
   std::string audio_codec = "libopus";
   // Upstream decides from the input metadata whether an audio stream exists; the muxer needs its
   // streams before the first packet, so a caller whose input has no audio says so here.
@@ -94,7 +94,7 @@ class StreamEncoder {
   tl::expected<void, MediaError> encode_audio(const DecodedAudioFrame& frame);
 
   // Drains both encoders and completes the last segment. Later calls do nothing. Without any
-  // video frame there is no output at all (upstream: Q25).
+  // video frame there is no output at all (upstream: docs/compatibility.md Q25).
   tl::expected<void, MediaError> finish();
 
   const StreamEncoderStats& stats() const;

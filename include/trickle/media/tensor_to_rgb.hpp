@@ -3,8 +3,8 @@
 // The encoder's input side: which processor output tensors it can read (any of the layouts
 // upstream PyTrickle accepts), and, for a picture that must be resized, that picture as packed
 // 8-bit RGB for libswscale (pictures of the stream's size go through tensor_to_yuv420.hpp). Unlike
-// upstream, a tensor it cannot read is reported (upstream drops it with a debug log, Q8) and
-// values are clamped rather than wrapped (Q7).
+// upstream, a tensor it cannot read is reported (upstream drops it with a debug log, docs/compatibility.md Q8) and
+// values are clamped rather than wrapped (docs/compatibility.md Q7).
 
 #include <cstdint>
 #include <vector>

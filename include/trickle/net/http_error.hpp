@@ -1,5 +1,5 @@
 #pragma once
-// Failures of an HTTP exchange as values (DESIGN.md: expected outcomes are not exceptions).
+// Failures of an HTTP exchange as values (docs/architecture.md: expected outcomes are not exceptions).
 
 #include <string>
 

@@ -1,6 +1,6 @@
 #pragma once
 // A trickle channel on the relay: the ring of the last five segments and the sequence rules of
-// TRICKLE_PROTOCOL.md (nextWrite, -1/-2, the pre-created next segment, 470 for everything else).
+// docs/protocol.md (nextWrite, -1/-2, the pre-created next segment, 470 for everything else).
 
 #include <array>
 #include <cstdint>

@@ -1,5 +1,5 @@
 #pragma once
-// The trickle relay: the server side of TRICKLE_PROTOCOL.md over our HTTP server.
+// The trickle relay: the server side of the trickle protocol (docs/protocol.md) over our HTTP server.
 //   POST   {base}{channel}/{seq}   publish a segment (streamed body)
 //   GET    {base}{channel}/{seq}   subscribe (-1 next, -2 current), bytes trickle as they arrive
 //   DELETE {base}{channel}[/{seq}] close the channel, or one segment

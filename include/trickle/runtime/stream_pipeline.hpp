@@ -68,7 +68,7 @@ struct StreamPipelineOptions {
   // frames and the log says why. Results may be CUDA or CPU tensors.
   Device video_device = Device::cpu();
   // DELETE the output channel once the input has ended and everything was published, so its
-  // readers see the end (upstream never does, Q21).
+  // readers see the end (upstream never does, docs/compatibility.md Q21).
   bool close_output_at_end = true;
   std::string request_id = "default";
   // External processing (the Python package): no processing thread and no FrameProcessor; the

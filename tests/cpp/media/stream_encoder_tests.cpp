@@ -393,7 +393,7 @@ BOOST_AUTO_TEST_CASE(every_accepted_layout_encodes_the_same_picture) {
 
 BOOST_AUTO_TEST_CASE(float_values_outside_unit_range_are_clamped) {
   TempDir dir;
-  // Upstream wraps 2.0 * 255 = 510 to 254 and -255 to 1 (Q7); clamped, they are white and black.
+  // Upstream wraps 2.0 * 255 = 510 to 254 and -255 to 1 (docs/compatibility.md Q7); clamped, they are white and black.
   const Output white = encode_and_decode({filled_float(64, 48, 2.0f)}, dir, "white.ts");
   const Output black = encode_and_decode({filled_float(64, 48, -1.0f)}, dir, "black.ts");
   BOOST_REQUIRE_EQUAL(white.video.size(), 1u);
@@ -402,7 +402,7 @@ BOOST_AUTO_TEST_CASE(float_values_outside_unit_range_are_clamped) {
                                  mean(white.video[0].luma), mean(black.video[0].luma)));
   BOOST_CHECK_GT(mean(white.video[0].luma), 233.0);  // limited range: white is 235
   BOOST_CHECK_LT(mean(black.video[0].luma), 18.0);   // and black 16
-  // uint8 is taken as levels, not multiplied by 255 (upstream's other half of Q7).
+  // uint8 is taken as levels, not multiplied by 255 (upstream's other half of docs/compatibility.md Q7).
   std::vector<std::uint8_t> levels(64 * 48 * 3, 128);
   const Output mid = encode_and_decode({uint8_tensor(levels, {48, 64, 3})}, dir, "mid.ts");
   BOOST_CHECK_CLOSE(mean(mid.video[0].luma), 16 + 128 * 219.0 / 255, 2.0);
@@ -522,7 +522,7 @@ BOOST_AUTO_TEST_CASE(key_frames_every_gop_of_media_time_starting_at_pts_zero) {
   StreamEncoderOptions options;
   options.with_audio = false;
   StreamEncoder encoder(options, sink);
-  // 5 s at 10 fps starting at 0: key frames at 0, 2 and 4 s only (Q32: pts 0 is a real time).
+  // 5 s at 10 fps starting at 0: key frames at 0, 2 and 4 s only (docs/compatibility.md Q32: pts 0 is a real time).
   for (int i = 0; i < 50; ++i) {
     BOOST_REQUIRE(encoder.encode_video(uint8_tensor(pattern(64, 48, 3, i), {48, 64, 3}), i, {1, 10}));
   }
@@ -629,7 +629,7 @@ BOOST_AUTO_TEST_CASE(audio_far_ahead_drops_video_and_counts_instead_of_stopping)
   // Frames before 3 s are dropped: 90 of them. Upstream would have stopped after 100.
   BOOST_CHECK_EQUAL(stats.video_dropped_av_sync, 90);
   BOOST_CHECK_EQUAL(stats.video_frames_encoded, 60);
-  // Audio far from the first video later on is dropped, not a stop (upstream's other Q34 exit).
+  // Audio far from the first video later on is dropped, not a stop (upstream's other exit, docs/compatibility.md Q34).
   RecordingSink late_sink;
   StreamEncoder late({}, late_sink);
   BOOST_REQUIRE(late.encode_video(uint8_tensor(pattern(64, 48, 3), {48, 64, 3}), 0, out_base));

@@ -1,4 +1,4 @@
-// The relay's sequence rules (TRICKLE_PROTOCOL.md "Sequence numbers"), checked on Channel alone.
+// The relay's sequence rules (docs/protocol.md, "Sequence rules"), checked on Channel alone.
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,4 +1,4 @@
-// The runtime's small parts against upstream PyTrickle's rules (PYTRICKLE_API.md §11-13).
+// The runtime's small parts against upstream PyTrickle's rules (its frame_skipper, frame_overlay and fps_meter).
 
 #include <thread>
 

@@ -1,5 +1,5 @@
 // The REST handler core as values: ApiRequest in, ApiResponse out, with upstream PyTrickle's
-// routes, status codes, bodies and lifecycle (PYTRICKLE_API.md §14-16).
+// routes, status codes, bodies and lifecycle (upstream PyTrickle's StreamServer and StreamState).
 
 #include <atomic>
 #include <condition_variable>
@@ -88,7 +88,7 @@ BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
     auto head = co_await api.handle(head_request);
     BOOST_TEST(head.status == 200);
     auto prefixed = co_await api.handle(get("/api/stream/status"));
-    BOOST_TEST(prefixed.status == 404);  // the default prefix is "/" (Q1)
+    BOOST_TEST(prefixed.status == 404);  // the default prefix is "/" (docs/compatibility.md Q1)
 
     auto app_version = co_await api.handle(get("/app-version"));
     BOOST_TEST(app_version.body == R"({"version": "0.0.1"})");
@@ -142,7 +142,7 @@ BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
     BOOST_TEST(status["current_params"] == (Json{{"subscribe_url", nullptr}, {"publish_url", nullptr}, {"gateway_request_id", "g1"}}));
     BOOST_TEST(status["fps"].size() == 4u);
 
-    // Params reach the processor before the answer; a processor failure makes ERROR (Q15).
+    // Params reach the processor before the answer; a processor failure makes ERROR (docs/compatibility.md Q15).
     auto updated = co_await api.handle(post("/stream/params", R"({"prompt": "cat", "width": "64", "height": 64})"));
     BOOST_TEST(updated.body == R"({"status": "success", "message": "Parameters updated successfully"})");
     {
@@ -160,7 +160,7 @@ BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
     auto error_health = co_await api.handle(get("/health"));
     BOOST_TEST(error_health.body == R"({"status": "ERROR"})");
     co_await api.stop();
-    // ERROR is sticky: starts are refused as "initializing" (Q10).
+    // ERROR is sticky: starts are refused as "initializing" (docs/compatibility.md Q10).
     auto refused = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g4"})"));
     BOOST_TEST(refused.status == 503);
     BOOST_TEST(body_of(refused)["current_state"] == "ERROR");

@@ -246,7 +246,7 @@ def test_audio_from_tensor_variants():
 
     packed = AudioFrame.from_tensor(stereo, format="s16", layout="stereo")
     assert packed.samples.shape == (3, 2)  # transposed to (samples, channels)
-    assert packed.nb_samples == 2  # [Q14]
+    assert packed.nb_samples == 2  # (docs/compatibility.md Q14)
 
     s32 = AudioFrame.from_tensor(stereo, format="s32p", layout="stereo", sample_rate=16000,
                                  timestamp=5, time_base=Fraction(1, 90000))

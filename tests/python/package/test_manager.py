@@ -467,7 +467,7 @@ async def test_trickle_stream_handler_client_end_triggers_stop(fakes):
 async def test_trickle_stream_handler_cancelled_client_task(fakes):
     h = MyStreamHandler("http://in", "http://out")
     assert await h.start() is True
-    h._task.cancel()  # upstream's done-callback raised here (Q37); ours cleans up
+    h._task.cancel()  # upstream's done-callback raised here (docs/compatibility.md Q37); ours cleans up
     await _until(lambda: not h.running_event.is_set())
 
 

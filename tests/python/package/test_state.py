@@ -63,7 +63,7 @@ async def test_error_state_and_clear(caplog):
     assert s.state is PipelineState.LOADING
     assert not s.error_event.is_set() and not s.shutdown_event.is_set()
     assert s.startup_complete is True
-    # [Q36]: the two reports disagree after clear_error with startup_complete still True.
+    # (docs/compatibility.md Q36): the two reports disagree after clear_error with startup_complete still True.
     assert s.get_state()["status"] == "IDLE"
     assert s.get_pipeline_state()["status"] == "LOADING"
     assert s.get_pipeline_state()["pipeline_state"] == "LOADING"
