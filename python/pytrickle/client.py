@@ -14,9 +14,11 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any, Callable, Dict, Optional
+from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Union
 
 from .base import ErrorCallback
+from .direct_stream import DirectStream
+from .frame_layout import FRAME_LAYOUT_UPSTREAM, engine_frame_options
 from .frame_overlay import OverlayConfig, OverlayController
 from .frame_processor import FrameProcessor
 from .frame_skipper import AdaptiveFrameSkipper, FrameProcessingResult, FrameSkipConfig
@@ -30,12 +32,37 @@ DATA_KEEPALIVE_SECONDS = 25.0
 
 
 class TrickleClient:
-    def __init__(self, protocol: TrickleProtocol, frame_processor: FrameProcessor,
+    """Upstream's client: ``TrickleClient(protocol, frame_processor)``, run with ``start()``.
+
+    Ours beside it (Livepeer's documentation's direct style): ``TrickleClient(subscribe_url=...,
+    publish_url=...)`` used as ``async with``, taking frames with ``video_frames()`` /
+    ``audio_frames()`` and publishing results with ``publish_video_frame()`` /
+    ``publish_audio_frame()`` (see direct_stream.py). One style or the other, not both.
+    """
+
+    def __init__(self, protocol: Optional[TrickleProtocol] = None, frame_processor: Optional[FrameProcessor] = None,
                  control_handler: Optional[Callable] = None,
                  send_data_interval: Optional[float] = 0.333,
                  error_callback: Optional[ErrorCallback] = None, max_queue_size: int = 300,
                  frame_skip_config: Optional[FrameSkipConfig] = None,
-                 overlay_config: Optional[OverlayConfig] = None):
+                 overlay_config: Optional[OverlayConfig] = None, *,
+                 subscribe_url: Optional[str] = None, publish_url: Optional[str] = None,
+                 control_url: str = "", events_url: str = "", data_url: Optional[str] = None,
+                 width: int = 512, height: int = 512, max_framerate: Optional[int] = None,
+                 frame_layout: str = FRAME_LAYOUT_UPSTREAM, **protocol_options: Any):
+        direct = subscribe_url is not None or publish_url is not None
+        if direct and (protocol is not None or frame_processor is not None):
+            raise ValueError("TrickleClient takes protocol= and frame_processor= (upstream's style) or "
+                             "subscribe_url= and publish_url= (direct use), not both")
+        if not direct and (protocol is None or frame_processor is None):
+            raise TypeError("TrickleClient needs protocol= and frame_processor=, or subscribe_url= and publish_url=")
+        self._direct: Optional[DirectStream] = None
+        if direct:
+            protocol = TrickleProtocol(subscribe_url or "", publish_url or "", control_url=control_url,
+                                       events_url=events_url, data_url=data_url, width=width, height=height,
+                                       max_framerate=max_framerate,
+                                       **engine_frame_options(frame_layout), **protocol_options)
+            self._direct = DirectStream(protocol, max_queue_size)
         self.protocol = protocol
         self.frame_processor = frame_processor
         self.control_handler = control_handler
@@ -58,10 +85,52 @@ class TrickleClient:
         self.data_queue: deque = deque(maxlen=1000)
         self.frame_skipper = AdaptiveFrameSkipper(config=self.frame_skip_config,
                                                   fps_meter=protocol.fps_meter)
+        # Ours, for get_metrics(): video frames the processor returned, frames the skipper let
+        # go, and frames the processor raised on.
+        self.frames_processed = 0
+        self.frames_skipped = 0
+        self.processing_errors = 0
+
+    # ---- direct use (ours) ----
+
+    async def __aenter__(self) -> "TrickleClient":
+        if self._direct is None:
+            raise TypeError("async with TrickleClient(...) is for direct use: TrickleClient(subscribe_url=..., "
+                            "publish_url=...); with a frame processor, await client.start()")
+        await self._direct.open()
+        self.running = True
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        self.running = False
+        await self._direct.close(abandoned=exc_type is not None)
+
+    def _direct_stream(self) -> DirectStream:
+        if self._direct is None or not self.running:
+            raise RuntimeError("video_frames()/publish_video_frame() need TrickleClient(subscribe_url=..., "
+                               "publish_url=...) inside `async with`")
+        return self._direct
+
+    def video_frames(self) -> AsyncIterator[VideoFrame]:
+        """Each decoded video frame, until the input ends."""
+        return self._direct_stream().video_frames()
+
+    def audio_frames(self) -> AsyncIterator[AudioFrame]:
+        """Each decoded audio frame, until the input ends; once iterated, audio is no longer
+        passed through: publish it with publish_audio_frame()."""
+        return self._direct_stream().audio_frames()
+
+    async def publish_video_frame(self, frame: Optional[VideoFrame]) -> None:
+        await self._direct_stream().publish_video_frame(frame)
+
+    async def publish_audio_frame(self, frames: Union[AudioFrame, List[AudioFrame], None]) -> None:
+        await self._direct_stream().publish_audio_frame(frames)
 
     # ---- public ----
 
     async def start(self, request_id: str = "default", params: Optional[Dict[str, Any]] = None) -> None:
+        if self._direct is not None:
+            raise TypeError("a TrickleClient made with subscribe_url=/publish_url= is used with `async with`")
         if self.running:
             raise RuntimeError("Client is already running")
         self.request_id = request_id
@@ -74,6 +143,8 @@ class TrickleClient:
         except Exception as error:  # noqa: BLE001 - a failing hook does not stop the stream
             logger.error("on_stream_start failed: %s", error)
         self.running = True
+        if isinstance(self.frame_processor, FrameProcessor):
+            self.frame_processor._stream = self  # what get_metrics() reads
         try:
             loops = [self._ingress_loop(), self._processing_loop(), self._egress_loop(),
                      self._control_loop(), self._send_data_loop()]
@@ -85,6 +156,8 @@ class TrickleClient:
             pass
         finally:
             self.running = False
+            if getattr(self.frame_processor, "_stream", None) is self:
+                self.frame_processor._stream = None
             try:
                 await self.frame_processor.on_stream_stop()
             except Exception as error:  # noqa: BLE001
@@ -182,14 +255,17 @@ class TrickleClient:
             if frame is None:
                 break
             if frame is FrameProcessingResult.SKIPPED:
+                self.frames_skipped += 1
                 continue
             try:
                 if self.loading_controller.should_skip_processing():
                     result = None
                 else:
                     result = await self.frame_processor.process_video_async(frame)
+                    self.frames_processed += 1
                 output = self.loading_controller.update_and_apply(frame, result)
             except Exception as error:  # noqa: BLE001 - the frame is dropped, the stream goes on
+                self.processing_errors += 1
                 logger.error("video processing failed, frame dropped: %s", error)
                 continue
             if output is None:
@@ -207,6 +283,7 @@ class TrickleClient:
             try:
                 result = await self.frame_processor.process_audio_async(frame)
             except Exception as error:  # noqa: BLE001
+                self.processing_errors += 1
                 logger.error("audio processing failed, frame dropped: %s", error)
                 continue
             if result:

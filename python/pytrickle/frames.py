@@ -107,6 +107,10 @@ class VideoFrame(InputFrame):
         replacement.side_data = self.side_data
         return replacement
 
+    def to(self, device: Union[str, torch.device]) -> "VideoFrame":
+        """Ours (Livepeer's documentation): this frame with its tensor on `device` ("cuda", "cpu")."""
+        return self.replace_tensor(self.tensor.to(device))
+
     @classmethod
     def from_av_frame_with_timing(cls, av_frame: "av.VideoFrame", original_frame: "VideoFrame") -> "VideoFrame":
         """Turn a PyAV picture into an (H, W, 3) float tensor in [0, 1].
@@ -208,6 +212,16 @@ class AudioFrame(InputFrame):
 
     def replace_samples(self, samples: np.ndarray) -> "AudioFrame":
         """Return a frame with new samples and this frame's metadata."""
+        return self.from_audio_frame(samples=samples)
+
+    def to(self, device: Union[str, torch.device]) -> "AudioFrame":
+        """Ours (Livepeer's documentation): this frame with its samples on `device`. On the CPU
+        they are a numpy array (as decoded); elsewhere a torch tensor on that device. The encoder
+        takes either."""
+        if torch.device(device).type == "cpu":
+            samples = self.samples.detach().cpu().numpy() if isinstance(self.samples, torch.Tensor) else self.samples
+        else:
+            samples = torch.as_tensor(self.samples).to(device)
         return self.from_audio_frame(samples=samples)
 
     def from_audio_frame(

@@ -14,6 +14,7 @@ works unchanged. PYTRICKLE_HTTP=aiohttp forces aiohttp.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import os
@@ -29,7 +30,9 @@ except ImportError:  # only the aiohttp-specific features need it
 from .api import HardwareInformation, HardwareStats, StreamParamsUpdateRequest, StreamStartRequest, Version  # noqa: F401
 from .client import TrickleClient
 from .frame_overlay import OverlayConfig
+from .frame_layout import FRAME_LAYOUT_UPSTREAM, engine_frame_options
 from .frame_processor import FrameProcessor
+from .metrics import stream_metrics
 from .frame_skipper import FrameSkipConfig
 from .protocol import TrickleProtocol
 from .state import PipelineState, StreamState
@@ -50,6 +53,30 @@ class RouteConfig:
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _checked_target_fps(value: Optional[float]) -> Optional[float]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 1 <= value <= 60:
+        raise ValueError(f"target_fps must be a number from 1 to 60, not {value!r}")
+    return value
+
+
+def _checked_queue_size(value: Optional[int]) -> Optional[int]:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"max_queue_size must be a whole number of frames, at least 1, not {value!r}")
+    return value
+
+
+async def _apply_params(processor: Any, params: Dict[str, Any]) -> None:
+    """The processor's update_params, awaited when it is a coroutine: Livepeer's documentation
+    writes it as a plain method, upstream as ``async def``; both work."""
+    outcome = processor.update_params(params)
+    if inspect.isawaitable(outcome):
+        await outcome
 
 
 class PlainResponse:
@@ -97,7 +124,18 @@ class StreamServer:
                  app_kwargs: Optional[Dict[str, Any]] = None,
                  frame_skip_config: Optional[FrameSkipConfig] = None,
                  overlay_config: Optional[OverlayConfig] = None,
-                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None):
+                 verify_ssl: bool = False, ssl_ca_file: Optional[str] = None,
+                 target_fps: Optional[float] = None, max_queue_size: Optional[int] = None,
+                 frame_layout: str = FRAME_LAYOUT_UPSTREAM):
+        # Livepeer's documentation's arguments (ours; upstream has none of them):
+        # target_fps: the frame-rate limit of each stream (1-60; a start's params.max_framerate
+        # still wins); max_queue_size: decoded frames buffered before the oldest are dropped;
+        # frame_layout: "hwc_uint8" hands frames over as [H, W, 3] uint8 instead of upstream's
+        # [1, H, W, 3] float32 in [0, 1].
+        self.target_fps = _checked_target_fps(target_fps)
+        self.max_queue_size = _checked_queue_size(max_queue_size)
+        self.frame_layout = frame_layout
+        self._engine_frame_options = engine_frame_options(frame_layout)
         self.frame_processor = frame_processor
         self.port = port
         self.host = host
@@ -184,11 +222,17 @@ class StreamServer:
     def _setup_routes(self) -> None:
         p = self.route_prefix.rstrip("/")
         router = self.app.router if self.app is not None else None
-        for method, path, handler in (
-            ("POST", f"{p}/stream/start", self._handle_start_stream),
-            ("POST", f"{p}/stream/stop", self._handle_stop_stream),
-            ("POST", f"{p}/stream/params", self._handle_update_params),
-            ("GET", f"{p}/stream/status", self._handle_get_status),
+        stream_routes = [
+            ("POST", "/stream/start", self._handle_start_stream),
+            ("POST", "/stream/stop", self._handle_stop_stream),
+            ("POST", "/stream/params", self._handle_update_params),
+            ("GET", "/stream/status", self._handle_get_status),
+        ]
+        # Livepeer's documentation tells people to call /api/stream/...; with the default prefix
+        # those answer beside /stream/... (which is what the orchestrator calls).
+        prefixes = [p] + (["/api"] if p == "" else [])
+        routes = [(method, prefix + path, handler) for prefix in prefixes for method, path, handler in stream_routes]
+        routes += [
             ("POST", "/live-video-to-video", self._handle_start_stream),
             ("GET", "/health", self._handle_health),
             ("GET", "/version", self._handle_version),
@@ -196,7 +240,8 @@ class StreamServer:
             ("GET", "/hardware/info", self._handle_hardware_info),
             ("GET", "/hardware/stats", self._handle_hardware_stats),
             ("GET", f"{p}/stream/stats", self._handle_engine_stats),
-        ):
+        ]
+        for method, path, handler in routes:
             self._routes.setdefault(path, {})[method] = handler
             if router is not None:
                 self._register(router.add_route(method, path, handler))
@@ -299,12 +344,14 @@ class StreamServer:
                 data_url=start_request.data_url,
                 width=params.get("width", 512),
                 height=params.get("height", 512),
-                max_framerate=params.get("max_framerate"),
+                max_framerate=params.get("max_framerate") or self.target_fps,
                 publisher_timeout=self.publisher_timeout,
                 subscriber_timeout=self.subscriber_timeout,
                 detect_out_resolution=params.get("detect_out_resolution", True),
                 verify_ssl=self.verify_ssl,
                 ssl_ca_file=self.ssl_ca_file,
+                **self._engine_frame_options,
+                **({"video_queue_size": self.max_queue_size} if self.max_queue_size else {}),
             )
             client = TrickleClient(
                 protocol=protocol,
@@ -312,6 +359,7 @@ class StreamServer:
                 control_handler=self._handle_control_message,
                 frame_skip_config=self.frame_skip_config,
                 overlay_config=self.overlay_config,
+                **({"max_queue_size": self.max_queue_size} if self.max_queue_size else {}),
             )
             self.current_client = client
             self.current_params = start_request
@@ -398,7 +446,7 @@ class StreamServer:
 
     async def _handle_control_message(self, control_data: dict) -> None:
         try:
-            await self.frame_processor.update_params(control_data)
+            await _apply_params(self.frame_processor, control_data)
         except Exception as error:  # noqa: BLE001
             logger.error("control message failed: %s", error)
 
@@ -410,8 +458,7 @@ class StreamServer:
             async with self._param_update_lock:
                 if self.current_client is not None:
                     await self.current_client.protocol.update_params(params)
-                # Awaited as upstream does: a synchronous override fails here and the state says ERROR.
-                await self.frame_processor.update_params(params)
+                await _apply_params(self.frame_processor, params)
                 if self.current_client is not None:
                     await self.current_client.protocol.emit_monitoring_event(
                         {"type": "params_updated", "timestamp": _now_ms(), "params": params})
@@ -440,6 +487,7 @@ class StreamServer:
                 protocol = getattr(client, "protocol", None)
                 if protocol is not None:
                     body["fps"] = protocol.fps_meter.get_fps_stats()
+                body["metrics"] = stream_metrics(client)  # ours: FrameProcessor.get_metrics()'s numbers
             if self.current_params is not None:
                 body["current_params"] = {
                     "subscribe_url": self.current_params.subscribe_url,
