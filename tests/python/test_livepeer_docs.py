@@ -46,6 +46,14 @@ class MyAIProcessor(FrameProcessor):
         self.params.append(params)
 
 
+async def start_stream(worker: PythonWorker, relay, route: str, request_id: str, params: dict):
+    """Creates the relay's in/out channels and starts a stream on them through `route`."""
+    for channel in ("in", "out"):
+        await asyncio.to_thread(create_channel, relay.url(channel))
+    return await worker.post(route, {"subscribe_url": relay.url("in"), "publish_url": relay.url("out"),
+                                     "gateway_request_id": request_id, "params": params})
+
+
 def output_size(path: Path) -> tuple[int, int]:
     cp = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
               "-of", "csv=p=0", path], timeout=60)
@@ -62,11 +70,7 @@ async def test_the_pages_processor_and_server_run_a_stream(relay, trickle_exe, b
     worker = await PythonWorker(server).start()
     try:
         await worker.wait_health("IDLE")
-        for channel in ("in", "out"):
-            await asyncio.to_thread(create_channel, relay.url(channel))
-        status, answer = await worker.post("/api/stream/start", {
-            "subscribe_url": relay.url("in"), "publish_url": relay.url("out"), "gateway_request_id": "docs",
-            "params": {"width": 704, "height": 384}})
+        status, answer = await start_stream(worker, relay, "/api/stream/start", "docs", {"width": 704, "height": 384})
         assert status == 200 and answer["status"] == "success", answer
         out = tmp_path / "out.ts"
         subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
@@ -116,11 +120,8 @@ async def test_hwc_uint8_frames_are_an_option(relay, trickle_exe, background, ts
     worker = await PythonWorker(server).start()
     try:
         await worker.wait_health("IDLE")
-        for channel in ("in", "out"):
-            await asyncio.to_thread(create_channel, relay.url(channel))
-        status, answer = await worker.post("/stream/start", {
-            "subscribe_url": relay.url("in"), "publish_url": relay.url("out"), "gateway_request_id": "hwc",
-            "params": {"width": 320, "height": 240, "max_framerate": 60}})
+        status, answer = await start_stream(worker, relay, "/stream/start", "hwc",
+                                            {"width": 320, "height": 240, "max_framerate": 60})
         assert status == 200, answer
         out = tmp_path / "out.ts"
         subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
@@ -254,7 +255,7 @@ async def test_trickle_client_direct_audio_is_the_callers_once_asked_for(relay, 
         await asyncio.to_thread(create_channel, relay.url(channel))
     out = tmp_path / "out.ts"
     subscriber = background([trickle_exe, "subscribe", relay.url("out"), "-o", out], "subscribe")
-    publisher = background([trickle_exe, "publish", relay.url("in"), two_second_clip], "publish")
+    publisher = background([trickle_exe, "publish", "--realtime", relay.url("in"), two_second_clip], "publish")
     audio_frames = 0
     async with TrickleClient(subscribe_url=relay.url("in"), publish_url=relay.url("out"), max_framerate=60,
                              frame_layout="hwc_uint8") as client:
@@ -290,7 +291,7 @@ def test_the_readmes_local_sequence(trickle_exe, tmp_path, two_second_clip):
         reader = subprocess.Popen(f"'{trickle_exe}' subscribe {url}/output --start-seq 0 --timeout 20 --out - "
                                   "| ffprobe -v error -count_frames -show_entries stream=codec_type,nb_read_frames "
                                   "-of csv=p=0 -", shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        run([trickle_exe, "publish", f"{url}/output", video], timeout=60)
+        run([trickle_exe, "publish", f"{url}/output", video, "--realtime"], timeout=60)
         stdout, stderr = reader.communicate(timeout=60)
         lines = sorted(line for line in stdout.decode().split() if line)
         assert "video,60" in lines, (lines, stderr.decode()[-2000:])

@@ -106,12 +106,7 @@ BOOST_AUTO_TEST_CASE(subscriber_too_far_behind_resyncs_at_latest) {
     test::TaskGroup group(ex);
     Bytes got;
     std::int64_t got_seq = -1;
-    group.spawn([](protocol::TrickleSubscriber& sub, Bytes& out, std::int64_t& seq) -> net::awaitable<void> {
-      auto segment = co_await sub.next();
-      BOOST_REQUIRE(segment);
-      seq = segment->seq();
-      out = co_await test::read_all(*segment);
-    }(subscriber, got, got_seq));
+    group.spawn(test::read_next_segment(subscriber, got, got_seq));
     co_await until_waited_on(relay.server, "old", 8);
     auto fresh = test::random_bytes(5000, 99);
     co_await test::publish(publisher, fresh, 1000);
@@ -219,12 +214,7 @@ BOOST_AUTO_TEST_CASE(relay_restart_under_a_live_subscriber) {
     test::TaskGroup group(ex);
     Bytes got;
     std::int64_t got_seq = -1;
-    group.spawn([](protocol::TrickleSubscriber& sub, Bytes& out, std::int64_t& seq) -> net::awaitable<void> {
-      auto segment = co_await sub.next();
-      BOOST_REQUIRE_MESSAGE(segment, "the subscriber did not come back after the restart");
-      seq = segment->seq();
-      out = co_await test::read_all(*segment);
-    }(*subscriber, got, got_seq));
+    group.spawn(test::read_next_segment(*subscriber, got, got_seq, "the subscriber did not come back after the restart"));
     std::map<std::int64_t, Bytes> sent;
     for (int i = 0; i < 50 && got_seq < 0; ++i) {
       auto data = test::random_bytes(2000, 100 + i);

@@ -74,6 +74,15 @@ inline net::awaitable<std::int64_t> publish(protocol::TricklePublisher& publishe
   co_return writer->seq();
 }
 
+// The subscriber's next segment, whole, and its seq (for a TaskGroup while the test publishes).
+inline net::awaitable<void> read_next_segment(protocol::TrickleSubscriber& subscriber, Bytes& out, std::int64_t& seq,
+                                              const char* what = "the subscriber got no segment") {
+  auto segment = co_await subscriber.next();
+  BOOST_REQUIRE_MESSAGE(segment, what);
+  seq = segment->seq();
+  out = co_await read_all(*segment);
+}
+
 inline protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
   protocol::SubscriberOptions options;
   options.start_seq = start_seq;

@@ -93,12 +93,7 @@ BOOST_AUTO_TEST_CASE(not_found_not_available_and_closed_over_tls) {
     test::TaskGroup group(ex);
     Bytes got;
     std::int64_t got_seq = -1;
-    group.spawn([](protocol::TrickleSubscriber& sub, Bytes& out, std::int64_t& seq) -> net::awaitable<void> {
-      auto segment = co_await sub.next();
-      BOOST_REQUIRE(segment);
-      seq = segment->seq();
-      out = co_await test::read_all(*segment);
-    }(behind, got, got_seq));
+    group.spawn(test::read_next_segment(behind, got, got_seq));
     co_await until_waited_on(relay.server, "old", 7);
     auto fresh = test::random_bytes(4000, 77);
     co_await test::publish(publisher, fresh, 1000);
