@@ -50,14 +50,12 @@ class DirectStream:
         channel is closed."""
         self._done.set()
         await self._outputs.put(_END)
-        if abandoned:
-            await self.protocol.stop()
-        else:
+        if not abandoned:
             try:
-                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 10.0)
-            except (asyncio.TimeoutError, Exception):  # noqa: BLE001 - stop() below ends it
+                await asyncio.wait_for(asyncio.shield(self._tasks[1]), 10.0)  # the egress drains
+            except Exception:  # noqa: BLE001 - a timeout or a failed egress: stop() ends it either way
                 pass
-            await self.protocol.stop()
+        await self.protocol.stop()
         for task in self._tasks:
             if not task.done():
                 task.cancel()
