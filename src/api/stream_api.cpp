@@ -36,6 +36,7 @@ std::string media_type(const std::string& header) {
 tl::expected<Json, std::string> parse_json_body(const ApiRequest& request) {
   const std::string type = media_type(request.content_type);
   if (type.rfind("application/json", 0) != 0) return tl::unexpected("Unknown content type: " + type);
+  if (request.body_too_large) return tl::unexpected(std::string("Request Entity Too Large"));
   return python_json_loads(request.body);
 }
 

@@ -38,17 +38,23 @@ net::awaitable<void> StreamServer::serve(net::ServerRequest& request, net::Serve
   api_request.path = std::string(request.path());
   api_request.content_type = std::string(request.headers().get("Content-Type").value_or(""));
   auto body = co_await request.read_all(options_.max_body_bytes, 30s);
-  if (!body) {
-    // Too large or malformed: answered by status; cut short or too slow: nobody to answer.
+  if (body) {
+    api_request.body = std::move(*body);
+  } else {
+    // The rest of the message was not read: this connection carries no other request.
     response.close_after();
     const int status = body.error().status();
-    if (status == 0) co_return;
-    net::HttpHeaders headers;
-    headers.add("Content-Type", "text/plain; charset=utf-8");
-    co_await response.send(status, std::move(headers), body.error().message);
-    co_return;
+    if (status == 0) co_return;  // cut short or too slow: nobody to answer
+    if (status != 413) {         // malformed framing: the transport answers
+      net::HttpHeaders headers;
+      headers.add("Content-Type", "text/plain; charset=utf-8");
+      co_await response.send(status, std::move(headers), body.error().message);
+      co_return;
+    }
+    // Too large: the route decides, as upstream's handlers do (a route that reads the body
+    // answers 400 "... Request Entity Too Large", one that does not never notices).
+    api_request.body_too_large = true;
   }
-  api_request.body = std::move(*body);
   ApiResponse answer = co_await api_->handle(std::move(api_request));
   net::HttpHeaders headers;
   headers.add("Content-Type", answer.content_type);

@@ -212,40 +212,8 @@ def test_start_twice_stop_fast_and_bad_requests(relay, worker_factory, trickle_e
     publisher.wait(timeout=60)
 
 
-@pytest.mark.parametrize("method,path,body,content_type,expected_status,expected", [
-    ("POST", "/stream/start", b"", "application/json", 400,
-     {"status": "error", "message": "Error starting stream: Expecting value: line 1 column 1 (char 0)",
-      "current_state": "IDLE"}),
-    ("POST", "/stream/start", b"{}", "text/plain", 400,
-     {"status": "error", "message": "Error starting stream: Unknown content type: text/plain", "current_state": "IDLE"}),
-    ("POST", "/stream/start", b'{"gateway_request_id": 7}', "application/json", 400, None),
-    ("POST", "/stream/params", b'{"max_framerate": 99}', "application/json", 500,
-     {"status": "error", "message": "Parameter update failed: max_framerate cannot exceed 60 FPS"}),
-    ("POST", "/stream/params", b'{"a": 1}', "application/json", 400,
-     {"status": "error", "message": "No active stream to update"}),
-    ("POST", "/stream/stop", b"", "application/json", 400, {"status": "error", "message": "No active stream to stop"}),
-    ("GET", "/stream/start", None, None, 405, "405: Method Not Allowed"),
-    ("GET", "/no/such/route", None, None, 404, "404: Not Found"),
-    ("POST", "/stream/start", "2 MB", "application/json", 413, None),  # over aiohttp's 1 MiB limit
-])
-def test_bad_requests_get_upstreams_answers(worker_factory, method, path, body, content_type, expected_status, expected):
-    worker = worker_factory("passthrough_worker")
-    headers = {"Content-Type": content_type} if content_type else {}
-    if body == "2 MB":  # made here: a parameter value ends up in the environment of subprocesses
-        body = b"[" * 2_000_000
-    status, _, answer = http_request(method, worker.base + path, headers=headers, data=body)
-    assert status == expected_status, answer[:500]
-    if isinstance(expected, dict):
-        assert json.loads(answer) == expected
-    elif isinstance(expected, str):
-        assert answer.decode() == expected
-    elif status == 400:
-        message = json.loads(answer)["message"]
-        assert message.startswith("Error starting stream: 1 validation error for StreamStartRequest\n"
-                                  "gateway_request_id\n  Input should be a valid string [type=string_type, "
-                                  "input_value=7, input_type=int]"), message
-    # Whatever it was sent, the server is still up and still idle.
-    assert worker.get("/health") == (200, {"status": "IDLE"})
+# What the worker answers to bad requests on an idle server: tests/rest_answers.json, held by
+# test_rest_answers.py to this worker, our Python server and upstream's alike.
 
 
 def test_libtorch_worker_runs_its_model_on_every_frame(relay, worker_factory, trickle_exe, background, ts_clip,

@@ -17,6 +17,9 @@ struct ApiRequest {
   std::string path;          // without the query
   std::string content_type;  // the Content-Type header as sent; empty when absent
   std::string body;
+  // The body was over the server's limit and was not read: a handler that reads it answers as
+  // upstream's aiohttp does when request.json() raises "Request Entity Too Large".
+  bool body_too_large = false;
 };
 
 struct ApiResponse {
