@@ -5,10 +5,9 @@ exactly, except where upstream has a bug this package fixes (README, "Difference
 a malformed start request no longer tears down the running stream (docs/compatibility.md Q11) and `params_updated`
 is emitted once per update (docs/compatibility.md Q15).
 
-Two transports run the same route handlers: the engine's C++ HTTP server (the default), and
-aiohttp, used as soon as anything aiohttp-specific is asked for (get_app(), custom routes,
-middleware, CORS, static routes, startup/shutdown hooks, app context or app kwargs), so such code
-works unchanged. PYTRICKLE_HTTP=aiohttp forces aiohttp.
+This module holds the routes that change a stream (start, stop, params) and the server's life
+cycle; the read-only routes are in _server_info.py, the two HTTP transports and aiohttp's extras
+in _server_transport.py.
 """
 
 from __future__ import annotations
@@ -19,36 +18,22 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Union
-
-try:
-    from aiohttp import web
-except ImportError:  # only the aiohttp-specific features need it
-    web = None
 
 from .api import HardwareInformation, HardwareStats, StreamParamsUpdateRequest, StreamStartRequest, Version  # noqa: F401
 from .client import TrickleClient
 from .frame_overlay import OverlayConfig
 from .frame_layout import FRAME_LAYOUT_UPSTREAM, engine_frame_options
 from .frame_processor import FrameProcessor
-from .metrics import stream_metrics
 from .frame_skipper import FrameSkipConfig
 from .protocol import TrickleProtocol
-from .state import PipelineState, StreamState
+from .state import PipelineState, StreamState  # noqa: F401  (PipelineState: upstream's module has it too)
 from .utils.hardware import HardwareInfo
-from .version import __version__
 from ._native_http import NativeTransport
+from ._server_info import InfoRoutes
+from ._server_transport import AiohttpSurface, RouteConfig, aiohttp_needed, json_response, web
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class RouteConfig:
-    method: str
-    path: str
-    handler: Callable
-    kwargs: Optional[Dict[str, Any]] = None
 
 
 def _now_ms() -> int:
@@ -79,36 +64,13 @@ async def _apply_params(processor: Any, params: Dict[str, Any]) -> None:
         await outcome
 
 
-class PlainResponse:
-    """A JSON answer when aiohttp is not installed (the attributes of aiohttp's web.Response that
-    callers read)."""
-
-    def __init__(self, data: Any, status: int = 200):
-        self.status = status
-        self.text = json.dumps(data)
-        self.body = self.text.encode("utf-8")
-        self.content_type = "application/json"
-        self.charset = "utf-8"
-        self.headers: Dict[str, str] = {}
-
-
-def _json_response(data: Any, status: int = 200):
-    if web is not None:
-        return web.json_response(data, status=status)
-    return PlainResponse(data, status)
-
-
-def _aiohttp_needed(feature: str):
-    return ImportError(f"StreamServer {feature} needs aiohttp: pip install 'pytrickle[aiohttp]'")
-
-
 def _parse_show_loading(value: Any) -> bool:
     if isinstance(value, str):
         return value.lower() == "true"
     return bool(value)
 
 
-class StreamServer:
+class StreamServer(AiohttpSurface, InfoRoutes):
     def __init__(self, frame_processor: FrameProcessor, port: int = 8000, pipeline: str = "",
                  capability_name: str = "", version: str = "0.0.1",
                  custom_routes: Optional[List[Union[RouteConfig, Dict[str, Any]]]] = None,
@@ -150,7 +112,7 @@ class StreamServer:
         self._aiohttp_required = any(value for value in (custom_routes, middleware, cors_config, static_routes,
                                                          app_context, on_startup, on_shutdown, app_kwargs))
         if web is None and self._aiohttp_required:
-            raise _aiohttp_needed("custom routes, middleware, CORS, static routes, hooks and app options")
+            raise aiohttp_needed("custom routes, middleware, CORS, static routes, hooks and app options")
         self.app = web.Application(**(app_kwargs or {})) if web is not None else None
         self._routes: Dict[str, Dict[str, Callable]] = {}
         self.version = version
@@ -190,93 +152,6 @@ class StreamServer:
         if static_routes:
             self._setup_static_routes(static_routes)
 
-    # ---- aiohttp surface ----
-
-    def _setup_cors(self, cors_config: Dict[str, Any]) -> None:
-        try:
-            import aiohttp_cors
-        except ImportError:
-            logger.warning("aiohttp_cors is not installed: cors_config is ignored (pip install 'pytrickle[cors]')")
-            return
-        defaults = {}
-        for origin, options in cors_config.items():
-            defaults[origin] = aiohttp_cors.ResourceOptions(**options) if isinstance(options, dict) else options
-        self._cors = aiohttp_cors.setup(self.app, defaults=defaults)
-        self.app["cors"] = self._cors
-
-    def _register(self, route) -> None:
-        if self._cors is not None:
-            self._cors.add(route)
-
-    def _setup_custom_routes(self, routes: List[Union[RouteConfig, Dict[str, Any]]]) -> None:
-        for route in routes:
-            if isinstance(route, dict):
-                kwargs = route.pop("kwargs", None)
-                route = RouteConfig(kwargs=kwargs, **route)
-            self.add_route(route.method, route.path, route.handler, **(route.kwargs or {}))
-
-    def _setup_static_routes(self, static_routes: List[Dict[str, Any]]) -> None:
-        for item in static_routes:
-            self.add_static_route(item["prefix"], item["path"], **(item.get("kwargs") or {}))
-
-    def _setup_routes(self) -> None:
-        p = self.route_prefix.rstrip("/")
-        router = self.app.router if self.app is not None else None
-        stream_routes = [
-            ("POST", "/stream/start", self._handle_start_stream),
-            ("POST", "/stream/stop", self._handle_stop_stream),
-            ("POST", "/stream/params", self._handle_update_params),
-            ("GET", "/stream/status", self._handle_get_status),
-        ]
-        # Livepeer's documentation tells people to call /api/stream/...; with the default prefix
-        # those answer beside /stream/... (which is what the orchestrator calls).
-        prefixes = [p] + (["/api"] if p == "" else [])
-        routes = [(method, prefix + path, handler) for prefix in prefixes for method, path, handler in stream_routes]
-        routes += [
-            ("POST", "/live-video-to-video", self._handle_start_stream),
-            ("GET", "/health", self._handle_health),
-            ("GET", "/version", self._handle_version),
-            ("GET", "/app-version", self._handle_app_version),
-            ("GET", "/hardware/info", self._handle_hardware_info),
-            ("GET", "/hardware/stats", self._handle_hardware_stats),
-            ("GET", f"{p}/stream/stats", self._handle_engine_stats),
-        ]
-        for method, path, handler in routes:
-            self._routes.setdefault(path, {})[method] = handler
-            if router is not None:
-                self._register(router.add_route(method, path, handler))
-
-    def _require_aiohttp(self, feature: str) -> None:
-        if self.app is None:
-            raise _aiohttp_needed(feature)
-        self._aiohttp_required = True
-
-    def add_route(self, method: str, path: str, handler: Callable, **kwargs):
-        self._require_aiohttp("add_route()")
-        route = self.app.router.add_route(method, path, handler, **kwargs)
-        self._register(route)
-        return route
-
-    def add_static_route(self, prefix: str, path: str, **kwargs):
-        self._require_aiohttp("add_static_route()")
-        return self.app.router.add_static(prefix, path, **kwargs)
-
-    def get_app(self):
-        """The aiohttp Application (the server then serves through aiohttp)."""
-        self._require_aiohttp("get_app()")
-        return self.app
-
-    def add_middleware(self, middleware: Callable) -> None:
-        self._require_aiohttp("add_middleware()")
-        self.app.middlewares.append(middleware)
-
-    def set_context(self, key: str, value: Any) -> None:
-        self._require_aiohttp("set_context()")
-        self.app[key] = value
-
-    def get_context(self, key: str, default: Any = None) -> Any:
-        return self.app.get(key, default) if self.app is not None else default
-
     # ---- start-up ----
 
     def _start_pipeline_initialization(self) -> None:
@@ -314,7 +189,7 @@ class StreamServer:
                 except Exception as error:  # noqa: BLE001 - logged; the state says the rest
                     logger.error("waiting for start-up: %s", error)
             if not (self.state.startup_complete and self.state.pipeline_ready) or self.state.is_error():
-                return _json_response({
+                return json_response({
                     "status": "error",
                     "message": "Pipeline is still initializing. Please wait for IDLE status.",
                     "current_state": self._pipeline_state(),
@@ -323,13 +198,13 @@ class StreamServer:
             start_request = await self._parse_and_validate_request(request, StreamStartRequest)
         except Exception as error:  # noqa: BLE001
             # Unlike upstream (docs/compatibility.md Q11), a malformed request leaves a running stream alone.
-            return _json_response({
+            return json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
             }, status=400)
         if self.current_client is not None and self.current_client.running:
-            return _json_response({
+            return json_response({
                 "status": "error",
                 "message": "Pipeline is still in use",
                 "current_state": self._pipeline_state(),
@@ -368,7 +243,7 @@ class StreamServer:
             self._client_task = asyncio.create_task(
                 self._run_client(start_request.gateway_request_id, start_request.params))
             self._start_health_monitoring()
-            return _json_response({
+            return json_response({
                 "status": "success",
                 "message": "Stream started successfully",
                 "request_id": start_request.gateway_request_id,
@@ -376,7 +251,7 @@ class StreamServer:
             })
         except Exception as error:  # noqa: BLE001
             await self._discard_client()
-            return _json_response({
+            return json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
@@ -417,7 +292,7 @@ class StreamServer:
 
     async def _handle_stop_stream(self, request):
         if self.current_client is None:
-            return _json_response({"status": "error", "message": "No active stream to stop"}, status=400)
+            return json_response({"status": "error", "message": "No active stream to stop"}, status=400)
         try:
             client = self.current_client
             await client.protocol.emit_monitoring_event({"type": "stream_stopped", "timestamp": _now_ms()})
@@ -440,9 +315,9 @@ class StreamServer:
             self.current_params = None
             self.state.set_active_client(False)
             self.state.update_active_streams(0)
-            return _json_response({"status": "success", "message": "Stream stopped successfully"})
+            return json_response({"status": "success", "message": "Stream stopped successfully"})
         except Exception as error:  # noqa: BLE001
-            return _json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
+            return json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
 
     async def _handle_control_message(self, control_data: dict) -> None:
         try:
@@ -471,66 +346,11 @@ class StreamServer:
             update = await self._parse_and_validate_request(request, StreamParamsUpdateRequest)
             data = update.model_dump()
         except Exception as error:  # noqa: BLE001
-            return _json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
+            return json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
         if self.current_client is None:
-            return _json_response({"status": "error", "message": "No active stream to update"}, status=400)
+            return json_response({"status": "error", "message": "No active stream to update"}, status=400)
         await self._run_param_update(data)
-        return _json_response({"status": "success", "message": "Parameters updated successfully"})
-
-    async def _handle_get_status(self, request):
-        try:
-            body = dict(self.state.get_pipeline_state())
-            client = self.current_client
-            body["client_active"] = client is not None
-            if client is not None:
-                body["client_running"] = client.running
-                protocol = getattr(client, "protocol", None)
-                if protocol is not None:
-                    body["fps"] = protocol.fps_meter.get_fps_stats()
-                body["metrics"] = stream_metrics(client)  # ours: FrameProcessor.get_metrics()'s numbers
-            if self.current_params is not None:
-                body["current_params"] = {
-                    "subscribe_url": self.current_params.subscribe_url,
-                    "publish_url": self.current_params.publish_url,
-                    "gateway_request_id": self.current_params.gateway_request_id,
-                }
-            return _json_response(body)
-        except Exception as error:  # noqa: BLE001
-            return _json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
-
-    async def _handle_engine_stats(self, request):
-        """Ours: the engine's counters, drops and latency for the current stream, as the C++
-        worker reports them ({"stream": null} without one)."""
-        client = self.current_client
-        protocol = getattr(client, "protocol", None) if client is not None else None
-        stats = protocol.engine_stats() if protocol is not None and hasattr(protocol, "engine_stats") else {}
-        return _json_response({"stream": stats or None})
-
-    async def _handle_health(self, request):
-        try:
-            status = self.state.get_pipeline_state()["status"]
-            if status != PipelineState.ERROR.value:
-                logger.info("health: %s", status)
-            return _json_response({"status": status})
-        except Exception:  # noqa: BLE001
-            return _json_response({"detail": {"msg": "Failed to retrieve pipeline status."}}, status=500)
-
-    async def _handle_version(self, request):
-        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
-                                  "version": __version__})
-
-    async def _handle_app_version(self, request):
-        return _json_response({"version": self.version})
-
-    async def _handle_hardware_info(self, request):
-        info = self.hardware_info.get_gpu_compute_info()
-        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
-                                  "gpu_info": {str(k): _as_dict(v) for k, v in info.items()}})
-
-    async def _handle_hardware_stats(self, request):
-        stats = self.hardware_info.get_gpu_utilization_stats()
-        return _json_response({"pipeline": self.pipeline, "model_id": self.capability_name,
-                                  "gpu_stats": {str(k): _as_dict(v) for k, v in stats.items()}})
+        return json_response({"status": "success", "message": "Parameters updated successfully"})
 
     # ---- health monitor ----
 
@@ -567,15 +387,12 @@ class StreamServer:
                 except (asyncio.CancelledError, asyncio.TimeoutError, Exception):  # noqa: BLE001
                     pass
 
-    def _uses_aiohttp(self) -> bool:
-        return self._aiohttp_required or os.environ.get("PYTRICKLE_HTTP", "").lower() == "aiohttp"
-
     async def start_server(self):
         """Starts listening, then loads the model in the background. Returns the runner (aiohttp's
         AppRunner, or the native transport, which has the same cleanup() and addresses)."""
         if self._uses_aiohttp():
             if web is None:
-                raise _aiohttp_needed("PYTRICKLE_HTTP=aiohttp")
+                raise aiohttp_needed("PYTRICKLE_HTTP=aiohttp")
             runner = web.AppRunner(self.app)
             await runner.setup()
             site = web.TCPSite(runner, self.host, self.port)
@@ -589,19 +406,6 @@ class StreamServer:
         self._start_pipeline_initialization()
         return runner
 
-    def bound_port(self) -> Optional[int]:
-        """Ours: the port actually listened on (useful with port=0)."""
-        runner = self._runner
-        if runner is None:
-            return None
-        if isinstance(runner, NativeTransport):
-            return runner.port
-        for site in runner.sites:
-            server = getattr(site, "_server", None)
-            if server is not None and server.sockets:
-                return server.sockets[0].getsockname()[1]
-        return None
-
     async def run_forever(self) -> None:
         runner = await self.start_server()
         try:
@@ -612,30 +416,3 @@ class StreamServer:
         finally:
             await self.stop()
             await runner.cleanup()
-
-    # ---- state helpers ----
-
-    def set_state(self, state: PipelineState) -> None:
-        self.state.set_state(state)
-
-    def set_client_active(self, active: bool) -> None:
-        self.state.set_active_client(active)
-
-    def get_state(self) -> Dict[str, Any]:
-        return self.state.get_state()
-
-    def update_active_streams(self, count: int) -> None:
-        self.state.update_active_streams(count)
-
-    def get_health_state(self) -> Dict[str, Any]:
-        return self.state.get_pipeline_state()
-
-    def is_healthy(self) -> bool:
-        return not self.state.is_error()
-
-    def get_health_summary(self) -> str:
-        return self.state.get_pipeline_state()["state"]
-
-
-def _as_dict(value: Any) -> Any:
-    return value.model_dump() if hasattr(value, "model_dump") else value
