@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WIDTH = 512
 DEFAULT_HEIGHT = 512
+DEFAULT_MAX_FRAMERATE = 24  # frames per second a stream is limited to unless its params say otherwise
 
 _AV_INSTALL_HINT = (
     "PyAV ('av') is required for {what}; it is an optional dependency of pytrickle. "

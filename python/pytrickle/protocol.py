@@ -11,6 +11,7 @@ is a TricklePublisher, as upstream (the client batches what is posted there).
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -30,14 +31,23 @@ from .frames import AudioFrame, AudioOutput, VideoFrame, VideoOutput
 from .publisher import TricklePublisher
 # Upstream's module namespace, for code that patches these names here; the engine does their work.
 from .cache import LastValueCache  # noqa: F401
-from .decoder import DEFAULT_MAX_FRAMERATE
-from .encoder import default_output_metadata  # noqa: F401
-from .frames import DEFAULT_HEIGHT, DEFAULT_WIDTH
+from .frames import DEFAULT_HEIGHT, DEFAULT_MAX_FRAMERATE, DEFAULT_WIDTH
 from .frames import InputFrame, OutputFrame  # noqa: F401
-from .media import run_publish, run_subscribe  # noqa: F401
 from .subscriber import TrickleSubscriber  # noqa: F401
 
 logger = logging.getLogger(__name__)
+
+# Upstream's names from its PyAV modules, loaded on first use so the live path never imports them.
+_PYAV_NAMES = {"default_output_metadata": "encoder", "run_publish": "media", "run_subscribe": "media"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _PYAV_NAMES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", "pytrickle._pyav"), name)
+    globals()[name] = value
+    return value
 
 # How many decoded frames one wake-up takes from the engine at most (the rest on the next turn).
 INPUT_BATCH = 64

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
+import subprocess
 import sys
 from fractions import Fraction
 
@@ -22,6 +24,31 @@ from pytrickle.frames import VideoFrame
 def no_av(monkeypatch):
     """Make `import av` fail, whether or not PyAV happens to be installed."""
     monkeypatch.setitem(sys.modules, "av", None)
+
+
+def test_the_live_path_never_imports_the_pyav_modules():
+    # A fresh interpreter: importing everything a StreamServer runs must leave them unloaded.
+    code = ("import sys, pytrickle, pytrickle.server, pytrickle.protocol, pytrickle.client;"
+            "print(sorted(m for m in sys.modules if m.startswith('pytrickle._pyav') or "
+            "m in ('pytrickle.decoder', 'pytrickle.encoder', 'pytrickle.media')))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+def test_upstream_module_names_are_the_fenced_modules_themselves(monkeypatch):
+    from pytrickle import _pyav, protocol
+    assert (decoder, encoder, media) == (_pyav.decoder, _pyav.encoder, _pyav.media)
+    assert decoder.logger.name == "pytrickle.decoder" and media.logger.name == "pytrickle.media"
+    # protocol's upstream re-exports load on first use and are the same objects.
+    assert protocol.run_subscribe is media.run_subscribe and protocol.run_publish is media.run_publish
+    assert protocol.default_output_metadata is encoder.default_output_metadata
+    # Patching the upstream name patches what runs.
+    monkeypatch.setattr("pytrickle.decoder.DEFAULT_MAX_FRAMERATE", 30)
+    assert _pyav.decoder.DEFAULT_MAX_FRAMERATE == 30
+    with pytest.raises(AttributeError, match="no attribute 'not_there'"):
+        protocol.not_there
 
 
 def test_constants():
