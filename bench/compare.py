@@ -68,7 +68,8 @@ def print_table(args, input_frames: int, rows: list[dict], load: str) -> None:
     print(f"Clip: 1280x720 {wb.CLIP_FPS} fps, {args.clip_seconds:g} s ({input_frames} video frames) + Opus, "
           f"through `trickle serve` on loopback; output 512x512 libx264 + Opus; passthrough processor. "
           f"{os.cpu_count()} cores; 1-min load average before / after: {load}.\n")
-    print("| worker | sustained fps | CPU ms/frame at 30 fps | added latency p50 / p99 (ms) | peak RSS (MiB) | lost at 30 fps |")
+    print("| worker | sustained fps | CPU ms/frame at 30 fps | added latency p50 / p99 (ms) | peak RSS (MiB) "
+          "| lost at 30 fps |")
     print("|---|---:|---:|---:|---:|---:|")
     for row in rows:
         print(f"| {row['name']} | {fmt(row['sustained_fps'])} | {fmt(row['cpu_ms_per_frame'], '.2f')} |"

@@ -69,8 +69,8 @@ struct Config {
   std::string stamp = "before";
   double rate_mibps = 0;  // 0: as fast as possible (the default, like go-livepeer's test)
   int settle_ms = 100;
-  double quiet_wait_s = 5;    // wait up to this long before each run for other load to drop
-  double quiet_cores = 0.2;   // "quiet": other processes use less than this many cores
+  double quiet_wait_s = 5;   // wait up to this long before each run for other load to drop
+  double quiet_cores = 0.2;  // "quiet": other processes use less than this many cores
   bool verify = false;
   bool per_run = false;
   std::string relay_log_level = "warn";
@@ -89,7 +89,8 @@ std::string make_certificate(std::string& cert, std::string& key) {
   key = dir + "/relay.key";
   auto command = fmt::format(
       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=fanout "
-      "-addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} >/dev/null 2>&1", key, cert);
+      "-addext subjectAltName=IP:127.0.0.1 -keyout {} -out {} >/dev/null 2>&1",
+      key, cert);
   if (std::system(command.c_str()) != 0) return "the openssl CLI could not make a certificate (is openssl installed?)";
   return {};
 }
@@ -128,9 +129,9 @@ double process_cpu_s() {
 // The relay under test, as a child process.
 
 struct RelayStats {
-  double cpu_s = 0;        // user + system, all threads (from /proc/PID/task/*/schedstat: ns resolution)
-  double peak_rss_mib = 0; // VmHWM
-  double rss_mib = 0;      // VmRSS
+  double cpu_s = 0;         // user + system, all threads (from /proc/PID/task/*/schedstat: ns resolution)
+  double peak_rss_mib = 0;  // VmHWM
+  double rss_mib = 0;       // VmRSS
 };
 
 class RelayProcess {
@@ -149,8 +150,8 @@ class RelayProcess {
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
-    std::vector<std::string> args{exe, "--log-level", log_level, "serve", "--host", "127.0.0.1", "--port", "0",
-                                  "--autocreate"};
+    std::vector<std::string> args{exe,         "--log-level", log_level, "serve",       "--host",
+                                  "127.0.0.1", "--port",      "0",       "--autocreate"};
     if (!tls_cert.empty()) args.insert(args.end(), {"--tls-cert", tls_cert, "--tls-key", tls_key});
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
@@ -268,7 +269,7 @@ struct Tracker {
 };
 
 struct RunResult {
-  std::string error;  // empty: the run is good
+  std::string error;                          // empty: the run is good
   double p50 = 0, p95 = 0, p99 = 0, max = 0;  // ms
   double throughput_mibps = 0;                // delivered, all subscribers together
   double relay_peak_rss_mib = 0;
@@ -279,8 +280,8 @@ struct RunResult {
   double wall_s = 0;
   double publish_s = 0;  // first write stamp → last write's co_await done
   std::uint64_t delivered = 0;
-  std::size_t negative = 0;  // deliveries seen before the publisher's write returned (after-stamp)
-  double background = 0;     // cores other processes used just before the run
+  std::size_t negative = 0;             // deliveries seen before the publisher's write returned (after-stamp)
+  double background = 0;                // cores other processes used just before the run
   double other_p50 = 0, other_p99 = 0;  // the same latencies from the other publisher stamp
 };
 
@@ -435,7 +436,8 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   if (result.error.empty()) {
     auto answer = co_await publisher.read_response_head(30s);
     if (!answer || answer->status != 200)
-      result.error = answer ? fmt::format("POST answered {}", answer->status) : "POST answer: " + answer.error().message;
+      result.error =
+          answer ? fmt::format("POST answered {}", answer->status) : "POST answer: " + answer.error().message;
   }
   publisher.close();
 
@@ -498,7 +500,8 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
 RunResult run_fresh(const Plan& plan, const Config& cfg, const std::string& channel) {
   // This machine is shared: wait (bounded) for a quiet moment, and record how busy it was.
   double background = background_cores(200ms);
-  for (auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.quiet_wait_s));
+  for (auto until =
+           Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(cfg.quiet_wait_s));
        background > cfg.quiet_cores && Clock::now() < until;)
     background = background_cores(500ms);
   RelayProcess relay;
@@ -561,25 +564,37 @@ std::string cpu_model() {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Fan-out latency of the trickle relay: one publisher, one segment, N subscribers, over loopback HTTP"};
-  app.add_option("--runs", cfg.runs, "Runs per configuration (medians are reported)")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--runs", cfg.runs, "Runs per configuration (medians are reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--subscribers", cfg.subscribers, "Subscriber counts")->delimiter(',')->check(CLI::PositiveNumber);
   app.add_option("--sizes", cfg.sizes, "Write sizes in bytes")->delimiter(',')->check(CLI::PositiveNumber);
-  app.add_option("--bytes", cfg.bytes, "Bytes written into the segment")->check(CLI::PositiveNumber)->capture_default_str();
+  app.add_option("--bytes", cfg.bytes, "Bytes written into the segment")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   app.add_option("--trickle", cfg.trickle, "The trickle executable (default: the one built with this bench)");
-  app.add_option("--stamp", cfg.stamp, "Publisher time stamp: just 'before' the write is handed to the socket, or 'after' it completed")
-      ->check(CLI::IsMember({"before", "after"}))->capture_default_str();
+  app.add_option("--stamp", cfg.stamp,
+                 "Publisher time stamp: just 'before' the write is handed to the socket, or 'after' it completed")
+      ->check(CLI::IsMember({"before", "after"}))
+      ->capture_default_str();
   app.add_option("--rate-mibps", cfg.rate_mibps, "Pace the publisher at this many MiB/s (0: as fast as possible)")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--settle-ms", cfg.settle_ms, "Pause between connecting the subscribers and the first write")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_option("--quiet-wait", cfg.quiet_wait_s, "Seconds to wait before each run for other processes to go quiet")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
-  app.add_option("--quiet-cores", cfg.quiet_cores, "Other processes' load (in cores) under which the machine counts as quiet")
-      ->check(CLI::NonNegativeNumber)->capture_default_str();
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_option("--quiet-cores", cfg.quiet_cores,
+                 "Other processes' load (in cores) under which the machine counts as quiet")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
   app.add_flag("--verify", cfg.verify, "Check every received byte against the payload (costs client CPU)");
   app.add_flag("--per-run", cfg.per_run, "Print every run, not just the medians");
   app.add_option("--relay-log-level", cfg.relay_log_level, "The relay's --log-level")->capture_default_str();
-  app.add_option("--relay-port", cfg.relay_port, "Use the relay already listening on 127.0.0.1:PORT (e.g. under a profiler)")
+  app.add_option("--relay-port", cfg.relay_port,
+                 "Use the relay already listening on 127.0.0.1:PORT (e.g. under a profiler)")
       ->check(CLI::Range(1, 65535));
   app.add_option("--relay-pid", cfg.relay_pid, "With --relay-port: the relay's process id, for its RSS and CPU");
   app.add_flag("--tls", cfg.tls, "Run every row over http:// and over https:// and compare their CPU per GiB");
@@ -615,8 +630,10 @@ int main(int argc, char** argv) {
 
   std::printf("# trickle relay fan-out latency\n\n");
   if (cfg.relay_port)
-    std::printf("- relay: the one already listening on 127.0.0.1:%d (pid %d; shared by every run, so peak RSS "
-                "is its peak so far)\n", cfg.relay_port, cfg.relay_pid);
+    std::printf(
+        "- relay: the one already listening on 127.0.0.1:%d (pid %d; shared by every run, so peak RSS "
+        "is its peak so far)\n",
+        cfg.relay_port, cfg.relay_pid);
   else
     std::printf("- relay: `%s serve --host 127.0.0.1 --port 0 --autocreate` (a fresh process per run; built %s)\n",
                 cfg.trickle.c_str(), *TRICKLE_BUILD_TYPE ? TRICKLE_BUILD_TYPE : "with an unknown build type");
@@ -624,9 +641,9 @@ int main(int argc, char** argv) {
   std::printf("- load: %zu bytes into one segment, publisher %s; %d run(s) per row, medians shown\n", cfg.bytes,
               cfg.rate_mibps > 0 ? fmt::format("paced at {} MiB/s", cfg.rate_mibps).c_str() : "as fast as possible",
               cfg.runs);
-  std::printf("- latency: publisher stamp taken %s, to each subscriber's receipt of the write's last byte\n",
-              cfg.stamp == "after" ? "AFTER the write's co_await completed"
-                                   : "just BEFORE the write is handed to the socket");
+  std::printf(
+      "- latency: publisher stamp taken %s, to each subscriber's receipt of the write's last byte\n",
+      cfg.stamp == "after" ? "AFTER the write's co_await completed" : "just BEFORE the write is handed to the socket");
   std::printf("- throughput: bytes delivered to all subscribers / (first write → last byte received)\n");
   std::printf("- relay CPU: user+system from /proc/PID/task/*/schedstat over the transfer; peak RSS: VmHWM\n\n");
   std::fflush(stdout);
@@ -641,40 +658,41 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
   int run_id = 0;
   for (const auto& scheme : cfg.schemes) {
-  for (auto size : cfg.sizes) {
-    for (int n : cfg.subscribers) {
-      Plan plan;
-      plan.scheme = scheme;
-      plan.write_size = size;
-      plan.subscribers = n;
-      plan.payload = payload;
-      for (std::size_t end = 0; end < cfg.bytes;) {
-        end = std::min(cfg.bytes, end + size);
-        plan.ends.push_back(end);
-      }
-      Row row{scheme, size, n, {}, {}};
-      for (int r = 0; r < cfg.runs; ++r) {
-        auto channel = fmt::format("fanout-{}-{}-{}-{}", size, n, r, ++run_id);
-        auto result = run_fresh(plan, cfg, channel);
-        if (!result.error.empty()) {
-          std::fprintf(stderr, "%s %zu B x %d, run %d: FAILED: %s\n", scheme.c_str(), size, n, r + 1,
-                       result.error.c_str());
-          row.error = result.error;
-          continue;
+    for (auto size : cfg.sizes) {
+      for (int n : cfg.subscribers) {
+        Plan plan;
+        plan.scheme = scheme;
+        plan.write_size = size;
+        plan.subscribers = n;
+        plan.payload = payload;
+        for (std::size_t end = 0; end < cfg.bytes;) {
+          end = std::min(cfg.bytes, end + size);
+          plan.ends.push_back(end);
         }
-        std::fprintf(stderr,
-                     "%5s %6zu B x %2d subs, run %d/%d: p50 %.3f p95 %.3f p99 %.3f max %.3f ms, %.0f MiB/s, "
-                     "relay %.1f MiB peak, %.3f s CPU (%.2f s/GiB), client %.3f s CPU, wall %.3f s, publish %.3f s, background %.2f cores%s\n",
-                     scheme.c_str(), size, n, r + 1, cfg.runs, result.p50, result.p95, result.p99, result.max, result.throughput_mibps,
-                     result.relay_peak_rss_mib, result.relay_cpu_s, result.relay_cpu_s_per_gib, result.client_cpu_s,
-                     result.wall_s, result.publish_s, result.background,
-                     result.negative ? fmt::format(", {} deliveries before the write returned", result.negative).c_str()
-                                     : "");
-        row.runs.push_back(std::move(result));
+        Row row{scheme, size, n, {}, {}};
+        for (int r = 0; r < cfg.runs; ++r) {
+          auto channel = fmt::format("fanout-{}-{}-{}-{}", size, n, r, ++run_id);
+          auto result = run_fresh(plan, cfg, channel);
+          if (!result.error.empty()) {
+            std::fprintf(stderr, "%s %zu B x %d, run %d: FAILED: %s\n", scheme.c_str(), size, n, r + 1,
+                         result.error.c_str());
+            row.error = result.error;
+            continue;
+          }
+          std::fprintf(
+              stderr,
+              "%5s %6zu B x %2d subs, run %d/%d: p50 %.3f p95 %.3f p99 %.3f max %.3f ms, %.0f MiB/s, "
+              "relay %.1f MiB peak, %.3f s CPU (%.2f s/GiB), client %.3f s CPU, wall %.3f s, publish %.3f s, "
+              "background %.2f cores%s\n",
+              scheme.c_str(), size, n, r + 1, cfg.runs, result.p50, result.p95, result.p99, result.max,
+              result.throughput_mibps, result.relay_peak_rss_mib, result.relay_cpu_s, result.relay_cpu_s_per_gib,
+              result.client_cpu_s, result.wall_s, result.publish_s, result.background,
+              result.negative ? fmt::format(", {} deliveries before the write returned", result.negative).c_str() : "");
+          row.runs.push_back(std::move(result));
+        }
+        rows.push_back(std::move(row));
       }
-      rows.push_back(std::move(row));
     }
-  }
   }
 
   auto med = [](const Row& row, double RunResult::*field) {
@@ -686,8 +704,10 @@ int main(int argc, char** argv) {
   // With --tls every table starts with the scheme.
   const std::string scheme_head = cfg.tls ? "| scheme " : "", scheme_rule = cfg.tls ? "|---" : "";
   auto scheme_cell = [&](const Row& row) { return cfg.tls ? "| " + row.scheme + " " : std::string(); };
-  std::printf("%s| write size (B) | subscribers | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | throughput (MiB/s delivered) "
-              "| relay peak RSS (MiB) | relay CPU (s/GiB delivered) |\n", scheme_head.c_str());
+  std::printf(
+      "%s| write size (B) | subscribers | p50 (ms) | p95 (ms) | p99 (ms) | max (ms) | throughput (MiB/s delivered) "
+      "| relay peak RSS (MiB) | relay CPU (s/GiB delivered) |\n",
+      scheme_head.c_str());
   std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
   for (const auto& row : rows) {
     if (row.runs.empty()) {
@@ -695,21 +715,23 @@ int main(int argc, char** argv) {
                   row.error.c_str());
       continue;
     }
-    std::printf("%s| %zu | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", scheme_cell(row).c_str(),
-                row.size, row.subscribers,
-                med(row, &RunResult::p50), med(row, &RunResult::p95), med(row, &RunResult::p99),
+    std::printf("%s| %zu | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", scheme_cell(row).c_str(), row.size,
+                row.subscribers, med(row, &RunResult::p50), med(row, &RunResult::p95), med(row, &RunResult::p99),
                 med(row, &RunResult::max), med(row, &RunResult::throughput_mibps),
                 med(row, &RunResult::relay_peak_rss_mib), med(row, &RunResult::relay_cpu_s_per_gib));
   }
 
   // Where the time went: the relay and the clients (one thread) share this machine's cores.
-  std::printf("\nDiagnostics (medians): transfer wall time (first write to last byte received), the publisher's "
-              "own time (first write to last write done), CPU of relay and of client (this process: publisher + all "
-              "subscribers on one thread), p99 range across runs, latency from the other publisher stamp, and the "
-              "load other processes put on the machine just before the runs.\n\n");
-  std::printf("%s| write size (B) | subscribers | runs ok | wall (ms) | publish (ms) | relay CPU (%% of wall) "
-              "| client CPU (%% of wall) | relay idle RSS (MiB) | p99 min–max (ms) | p50 / p99 from %s stamp (ms) "
-              "| background load (cores, max) |\n", scheme_head.c_str(), cfg.stamp == "after" ? "before" : "after");
+  std::printf(
+      "\nDiagnostics (medians): transfer wall time (first write to last byte received), the publisher's "
+      "own time (first write to last write done), CPU of relay and of client (this process: publisher + all "
+      "subscribers on one thread), p99 range across runs, latency from the other publisher stamp, and the "
+      "load other processes put on the machine just before the runs.\n\n");
+  std::printf(
+      "%s| write size (B) | subscribers | runs ok | wall (ms) | publish (ms) | relay CPU (%% of wall) "
+      "| client CPU (%% of wall) | relay idle RSS (MiB) | p99 min–max (ms) | p50 / p99 from %s stamp (ms) "
+      "| background load (cores, max) |\n",
+      scheme_head.c_str(), cfg.stamp == "after" ? "before" : "after");
   std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
   for (const auto& row : rows) {
     if (row.runs.empty()) continue;
@@ -723,29 +745,33 @@ int main(int argc, char** argv) {
     }
     std::sort(p99s.begin(), p99s.end());
     std::printf("%s| %zu | %d | %zu/%d | %.1f | %.1f | %.0f | %.0f | %.1f | %.3f–%.3f | %.3f / %.3f | %.2f |\n",
-                scheme_cell(row).c_str(), row.size, row.subscribers,
-                row.runs.size(), cfg.runs, 1000 * med(row, &RunResult::wall_s), 1000 * med(row, &RunResult::publish_s),
-                median(relay_util), median(client_util), med(row, &RunResult::relay_idle_rss_mib), p99s.front(),
-                p99s.back(), med(row, &RunResult::other_p50), med(row, &RunResult::other_p99), background);
+                scheme_cell(row).c_str(), row.size, row.subscribers, row.runs.size(), cfg.runs,
+                1000 * med(row, &RunResult::wall_s), 1000 * med(row, &RunResult::publish_s), median(relay_util),
+                median(client_util), med(row, &RunResult::relay_idle_rss_mib), p99s.front(), p99s.back(),
+                med(row, &RunResult::other_p50), med(row, &RunResult::other_p99), background);
   }
   if (cfg.per_run) {
-    std::printf("\nEvery run:\n\n%s| write size (B) | subscribers | run | p50 | p95 | p99 | max | MiB/s | peak RSS | CPU s/GiB |\n",
-                scheme_head.c_str());
+    std::printf(
+        "\nEvery run:\n\n%s| write size (B) | subscribers | run | p50 | p95 | p99 | max | MiB/s | peak RSS | CPU s/GiB "
+        "|\n",
+        scheme_head.c_str());
     std::printf("%s|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n", scheme_rule.c_str());
     for (const auto& row : rows) {
       int i = 0;
       for (const auto& r : row.runs)
         std::printf("%s| %zu | %d | %d | %.3f | %.3f | %.3f | %.3f | %.0f | %.1f | %.2f |\n", scheme_cell(row).c_str(),
-                    row.size, row.subscribers,
-                    ++i, r.p50, r.p95, r.p99, r.max, r.throughput_mibps, r.relay_peak_rss_mib, r.relay_cpu_s_per_gib);
+                    row.size, row.subscribers, ++i, r.p50, r.p95, r.p99, r.max, r.throughput_mibps,
+                    r.relay_peak_rss_mib, r.relay_cpu_s_per_gib);
     }
   }
   if (cfg.tls) {
     // What TLS costs: each https row beside the http row of the same shape, from this same run.
-    std::printf("\nTLS beside plain HTTP (medians; CPU per GiB delivered to all subscribers; client: the publisher "
-                "and every subscriber, one thread):\n\n");
-    std::printf("| write size (B) | subscribers | relay CPU http / https (s/GiB) | relay ×TLS | client CPU http / https "
-                "(s/GiB) | client ×TLS | p50 http / https (ms) | throughput http / https (MiB/s) |\n");
+    std::printf(
+        "\nTLS beside plain HTTP (medians; CPU per GiB delivered to all subscribers; client: the publisher "
+        "and every subscriber, one thread):\n\n");
+    std::printf(
+        "| write size (B) | subscribers | relay CPU http / https (s/GiB) | relay ×TLS | client CPU http / https "
+        "(s/GiB) | client ×TLS | p50 http / https (ms) | throughput http / https (MiB/s) |\n");
     std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
     auto client_per_gib = [](const RunResult& r) {
       return r.delivered ? r.client_cpu_s / (static_cast<double>(r.delivered) / gib) : 0.0;
@@ -761,12 +787,13 @@ int main(int argc, char** argv) {
         for (const auto& r : row.runs) values.push_back(client_per_gib(r));
         return median(values);
       };
-      double relay_http = med(*plain, &RunResult::relay_cpu_s_per_gib), relay_https = med(secure, &RunResult::relay_cpu_s_per_gib);
+      double relay_http = med(*plain, &RunResult::relay_cpu_s_per_gib),
+             relay_https = med(secure, &RunResult::relay_cpu_s_per_gib);
       double client_http = client(*plain), client_https = client(secure);
       std::printf("| %zu | %d | %.2f / %.2f | %.2f | %.2f / %.2f | %.2f | %.3f / %.3f | %.0f / %.0f |\n", secure.size,
-                  secure.subscribers, relay_http, relay_https, relay_http > 0 ? relay_https / relay_http : 0, client_http,
-                  client_https, client_http > 0 ? client_https / client_http : 0, med(*plain, &RunResult::p50),
-                  med(secure, &RunResult::p50), med(*plain, &RunResult::throughput_mibps),
+                  secure.subscribers, relay_http, relay_https, relay_http > 0 ? relay_https / relay_http : 0,
+                  client_http, client_https, client_http > 0 ? client_https / client_http : 0,
+                  med(*plain, &RunResult::p50), med(secure, &RunResult::p50), med(*plain, &RunResult::throughput_mibps),
                   med(secure, &RunResult::throughput_mibps));
     }
   }

@@ -182,9 +182,8 @@ std::vector<std::string> ffmpeg_base(const Config& cfg) {
 void make_clip(const Config& cfg, const fs::path& clip) {
   auto args = ffmpeg_base(cfg);
   args.insert(args.end(),
-              {"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t",
-               std::to_string(cfg.seconds), "-c:v", "libx264", "-g", "60", "-bf", "0",
-               "-pix_fmt", "yuv420p", "-f", "mpegts", clip.string()});
+              {"-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30", "-t", std::to_string(cfg.seconds), "-c:v",
+               "libx264", "-g", "60", "-bf", "0", "-pix_fmt", "yuv420p", "-f", "mpegts", clip.string()});
   run_process(args);
 }
 
@@ -235,13 +234,12 @@ std::int64_t decode_ours(const Config& cfg, const fs::path& clip, const DecodeSe
   return frames;
 }
 
-std::vector<std::string> decode_ffmpeg_args(const Config& cfg, const fs::path& clip,
-                                            const DecodeSetup& setup) {
+std::vector<std::string> decode_ffmpeg_args(const Config& cfg, const fs::path& clip, const DecodeSetup& setup) {
   const auto threads = std::to_string(setup.threads);
   auto args = ffmpeg_base(cfg);
   args.insert(args.end(), {"-threads", threads, "-thread_type",
-                           setup.threading == trickle::DecoderThreading::slice ? "slice" : "frame",
-                           "-i", clip.string(), "-an", "-filter_threads", threads, "-vf",
+                           setup.threading == trickle::DecoderThreading::slice ? "slice" : "frame", "-i", clip.string(),
+                           "-an", "-filter_threads", threads, "-vf",
                            // Our converter's geometry and scaler: bilinear cover-scale, centre crop.
                            fmt::format("scale={0}:{0}:force_original_aspect_ratio=increase:"
                                        "flags=bilinear,crop={0}:{0}",
@@ -267,11 +265,11 @@ std::int64_t encode_ours(const std::vector<trickle::Tensor>& frames) {
     throw std::runtime_error("our encoder failed: " + done.error().message);
   }
   // A run that dropped frames or wrote nothing would look fast for the wrong reason.
-  if (encoder.stats().video_packets_out != static_cast<std::int64_t>(frames.size()) ||
-      sink.bytes() == 0 || sink.segments() != encoder.stats().segments) {
+  if (encoder.stats().video_packets_out != static_cast<std::int64_t>(frames.size()) || sink.bytes() == 0 ||
+      sink.segments() != encoder.stats().segments) {
     throw std::runtime_error(fmt::format("our encoder: {} of {} frames out, {} bytes in {} segments",
-                                         encoder.stats().video_packets_out, frames.size(),
-                                         sink.bytes(), sink.segments()));
+                                         encoder.stats().video_packets_out, frames.size(), sink.bytes(),
+                                         sink.segments()));
   }
   return encoder.stats().video_packets_out;
 }
@@ -283,12 +281,39 @@ std::int64_t encode_ours(const std::vector<trickle::Tensor>& frames) {
 std::vector<std::string> encode_ffmpeg_args(const Config& cfg, const fs::path& raw) {
   const auto size = fmt::format("{0}x{0}", cfg.size);
   auto args = ffmpeg_base(cfg);
-  args.insert(args.end(),
-              {"-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-r", "30", "-i", raw.string(),
-               "-filter_threads", "1", "-c:v", "libx264", "-preset", "superfast", "-tune",
-               "zerolatency", "-bf", "0", "-g", std::to_string(1 << 30), "-force_key_frames",
-               "expr:gte(t,n_forced*2)", "-forced-idr", "1", "-x264-params", "scenecut=0",
-               "-pix_fmt", "yuv420p", "-f", "mpegts", "/dev/null"});
+  args.insert(args.end(), {"-f",
+                           "rawvideo",
+                           "-pix_fmt",
+                           "rgb24",
+                           "-s",
+                           size,
+                           "-r",
+                           "30",
+                           "-i",
+                           raw.string(),
+                           "-filter_threads",
+                           "1",
+                           "-c:v",
+                           "libx264",
+                           "-preset",
+                           "superfast",
+                           "-tune",
+                           "zerolatency",
+                           "-bf",
+                           "0",
+                           "-g",
+                           std::to_string(1 << 30),
+                           "-force_key_frames",
+                           "expr:gte(t,n_forced*2)",
+                           "-forced-idr",
+                           "1",
+                           "-x264-params",
+                           "scenecut=0",
+                           "-pix_fmt",
+                           "yuv420p",
+                           "-f",
+                           "mpegts",
+                           "/dev/null"});
   return args;
 }
 
@@ -316,31 +341,31 @@ void measure(const Config& cfg, Row& row, const std::vector<std::string>& ffmpeg
     if (frames != row.frames) {
       throw std::runtime_error(fmt::format("{}: {} frames, expected {}", row.work, frames, row.frames));
     }
-    fmt::print(stderr, "{} ({} threads) run {}: ffmpeg {:.2f} s, ours {:.2f} s (other load {:.1f} cores)\n",
-               row.work, row.threads, run + 1, row.ffmpeg.back().wall_s, row.ours.back().wall_s,
-               row.background_cores.back());
+    fmt::print(stderr, "{} ({} threads) run {}: ffmpeg {:.2f} s, ours {:.2f} s (other load {:.1f} cores)\n", row.work,
+               row.threads, run + 1, row.ffmpeg.back().wall_s, row.ours.back().wall_s, row.background_cores.back());
   }
 }
 
 void print_table(const Config& cfg, const std::vector<Row>& rows) {
-  fmt::print("| work | threads | ffmpeg fps | ours fps | ours/ffmpeg | ffmpeg CPU ms/frame | "
-             "ours CPU ms/frame | ffmpeg peak RSS MiB | ours peak RSS growth MiB | other load (cores) |\n");
+  fmt::print(
+      "| work | threads | ffmpeg fps | ours fps | ours/ffmpeg | ffmpeg CPU ms/frame | "
+      "ours CPU ms/frame | ffmpeg peak RSS MiB | ours peak RSS growth MiB | other load (cores) |\n");
   fmt::print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const auto& row : rows) {
     const double frames = static_cast<double>(row.frames);
     const double ffmpeg_fps = frames / median_of(row.ffmpeg, &Sample::wall_s);
     const double ours_fps = frames / median_of(row.ours, &Sample::wall_s);
-    fmt::print("| {} | {} | {:.0f} | {:.0f} | {:.0f} % | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} |\n",
-               row.work, row.threads, ffmpeg_fps, ours_fps, 100 * ours_fps / ffmpeg_fps,
+    fmt::print("| {} | {} | {:.0f} | {:.0f} | {:.0f} % | {:.2f} | {:.2f} | {:.0f} | {:.0f} | {:.1f} |\n", row.work,
+               row.threads, ffmpeg_fps, ours_fps, 100 * ours_fps / ffmpeg_fps,
                1000 * median_of(row.ffmpeg, &Sample::cpu_s) / frames,
-               1000 * median_of(row.ours, &Sample::cpu_s) / frames,
-               median_of(row.ffmpeg, &Sample::peak_rss_mib),
+               1000 * median_of(row.ours, &Sample::cpu_s) / frames, median_of(row.ffmpeg, &Sample::peak_rss_mib),
                median_of(row.ours, &Sample::peak_rss_mib), median(row.background_cores));
   }
-  fmt::print("\n{} frames of 1280x720 H.264 per run, {}x{} output, median of {} runs on {} cores; "
-             "other load: busy cores just before each run (waited up to {} s for < {}).\n",
-             rows.empty() ? 0 : rows.front().frames, cfg.size, cfg.size, cfg.runs,
-             std::thread::hardware_concurrency(), cfg.quiet_wait_s, cfg.quiet_cores);
+  fmt::print(
+      "\n{} frames of 1280x720 H.264 per run, {}x{} output, median of {} runs on {} cores; "
+      "other load: busy cores just before each run (waited up to {} s for < {}).\n",
+      rows.empty() ? 0 : rows.front().frames, cfg.size, cfg.size, cfg.runs, std::thread::hardware_concurrency(),
+      cfg.quiet_wait_s, cfg.quiet_cores);
 }
 
 }  // namespace
@@ -348,13 +373,24 @@ void print_table(const Config& cfg, const std::vector<Row>& rows) {
 int main(int argc, char** argv) {
   Config cfg;
   CLI::App app{"Decode and encode throughput of the media engine next to the ffmpeg CLI"};
-  app.add_option("--runs", cfg.runs, "Runs per measurement (medians are reported)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--seconds", cfg.seconds, "Length of the 30 fps test clip")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--size", cfg.size, "Output width and height (the worker's tensor size)")->check(CLI::PositiveNumber)->capture_default_str();
-  app.add_option("--decode-threads", cfg.decode_threads, "Decoder thread counts")->delimiter(',')->check(CLI::PositiveNumber);
+  app.add_option("--runs", cfg.runs, "Runs per measurement (medians are reported)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--seconds", cfg.seconds, "Length of the 30 fps test clip")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--size", cfg.size, "Output width and height (the worker's tensor size)")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--decode-threads", cfg.decode_threads, "Decoder thread counts")
+      ->delimiter(',')
+      ->check(CLI::PositiveNumber);
   app.add_option("--ffmpeg", cfg.ffmpeg, "The ffmpeg executable")->capture_default_str();
-  app.add_option("--quiet-wait", cfg.quiet_wait_s, "Seconds to wait before each run for other processes to go quiet")->capture_default_str();
-  app.add_option("--quiet-cores", cfg.quiet_cores, "Other processes' load (in cores) under which the machine counts as quiet")->capture_default_str();
+  app.add_option("--quiet-wait", cfg.quiet_wait_s, "Seconds to wait before each run for other processes to go quiet")
+      ->capture_default_str();
+  app.add_option("--quiet-cores", cfg.quiet_cores,
+                 "Other processes' load (in cores) under which the machine counts as quiet")
+      ->capture_default_str();
   app.add_flag("--keep", cfg.keep, "Keep the temporary directory with the clip and raw frames");
   CLI11_PARSE(app, argc, argv);
   // The ffmpeg runs use -loglevel error; x264's statistics from our side would drown the progress.
@@ -382,13 +418,12 @@ int main(int argc, char** argv) {
       }
     }
     decodes.push_back({"decode uint8", {trickle::DType::uint8, 1, DecoderThreading::slice}});
-    decodes.push_back({"decode float32, ffmpeg to rgb24",
-                       {trickle::DType::float32, 1, DecoderThreading::slice, "rgb24"}});
+    decodes.push_back(
+        {"decode float32, ffmpeg to rgb24", {trickle::DType::float32, 1, DecoderThreading::slice, "rgb24"}});
     for (const auto& [work, setup] : decodes) {
       Row row;
       row.work = work;
-      row.threads = fmt::format("{} {}", setup.threads,
-                                setup.threading == DecoderThreading::slice ? "slice" : "frame");
+      row.threads = fmt::format("{} {}", setup.threads, setup.threading == DecoderThreading::slice ? "slice" : "frame");
       row.frames = frames;
       measure(cfg, row, decode_ffmpeg_args(cfg, clip, setup), [&] { return decode_ours(cfg, clip, setup); });
       rows.push_back(std::move(row));

@@ -395,7 +395,8 @@ class Bench:
                 if subscriber.poll() is not None:
                     timed_out = False
                     break
-                # A worker that never closes its output (upstream, docs/compatibility.md Q21) has finished once the input
+                # A worker that never closes its output (upstream, docs/compatibility.md Q21) has finished once
+                # the input
                 # is over and nothing new came out for a while.
                 if len(output_clock.frame_arrivals) != seen_out:
                     seen_out, last_out_change = len(output_clock.frame_arrivals), time.monotonic()
@@ -508,7 +509,8 @@ def fmt_fps(fps: float | None) -> str:
 
 
 def summarize(result: dict, input_frames: int) -> str:
-    return (f"speed {result['speed']:g} ({result['input_fps']:.0f} fps in): out {result['output_frames']}/{input_frames}"
+    return (f"speed {result['speed']:g} ({result['input_fps']:.0f} fps in): "
+            f"out {result['output_frames']}/{input_frames}"
             f" frames, dropped {100 * result['dropped']:.1f} %, worker CPU {result['cpu_percent']:.0f} %"
             f" (bench's own {result['bench_cpu_percent']:.0f} %, all others {result['other_cores']:.2f} cores),"
             f" drain {result['drain_s']:.2f} s, final lag {fmt_s(result['final_lag_s'])},"
@@ -564,7 +566,8 @@ def main() -> int:
     parser.add_argument("--speeds", type=lambda s: [float(x) for x in s.split(",")],
                         default=[1, 2, 3, 4, 6, 8, 12, 16], help="feed speeds to step through, x real time")
     parser.add_argument("--max-lag", type=float, default=0.5,
-                        help="seconds the worker's last frame out may trail the last frame in and still count as kept up")
+                        help="seconds the worker's last frame out may trail the last frame in and still count "
+                             "as kept up")
     parser.add_argument("--quiet-wait", type=float, default=0,
                         help="before each measurement, wait up to this long for the machine to go quiet")
     parser.add_argument("--bisect-steps", type=int, default=2, help="bisection steps after the first failure")
@@ -661,7 +664,8 @@ def print_table(args, input_frames: int, ffmpeg_rows: dict, passed: dict | None,
     for threads in (1, 2):
         row = ffmpeg_rows[threads]
         print(f"| FFmpeg CLI, -threads {threads} | {row['fps']:.0f} | {row['cpu_ms_per_frame']:.2f} |"
-              f" {row['other_cores']:.2f} | file to /dev/null, median of {2 * args.runs} (before and after the worker) |")
+              f" {row['other_cores']:.2f} | file to /dev/null, median of {2 * args.runs} "
+              "(before and after the worker) |")
     if passed:
         note = (f"fed at {passed['speed']:g}x: {100 * passed['dropped']:.1f} % lost,"
                 f" last frame {fmt_s(passed['final_lag_s'])} behind")

@@ -20,9 +20,7 @@ namespace {
 class PyCallback {
  public:
   explicit PyCallback(py::object function)
-      : function_(new py::object(std::move(function)), [](py::object* f) {
-          dispatch_to_python([f] { delete f; });
-        }) {}
+      : function_(new py::object(std::move(function)), [](py::object* f) { dispatch_to_python([f] { delete f; }); }) {}
 
   template <typename... Args>
   void operator()(Args... args) const {
@@ -91,18 +89,20 @@ class NativeSegment {
   // callback(bytes): the next piece; b"" at the end; None when the read failed.
   void read(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([segment = segment_, done]() -> net::awaitable<void> {
-      auto piece = co_await segment->read();
-      while (piece && *piece && (*piece)->empty()) piece = co_await segment->read();  // b"" means the end
-      if (!piece) {
-        done.call_with([] { return py::none(); });
-      } else if (!*piece) {
-        done.call_with([] { return py::bytes(); });
-      } else {
-        auto bytes = std::make_shared<std::vector<std::uint8_t>>(std::move(**piece));
-        done.call_with([bytes] { return py::bytes(reinterpret_cast<const char*>(bytes->data()), bytes->size()); });
-      }
-    }, done);
+    on_io(
+        [segment = segment_, done]() -> net::awaitable<void> {
+          auto piece = co_await segment->read();
+          while (piece && *piece && (*piece)->empty()) piece = co_await segment->read();  // b"" means the end
+          if (!piece) {
+            done.call_with([] { return py::none(); });
+          } else if (!*piece) {
+            done.call_with([] { return py::bytes(); });
+          } else {
+            auto bytes = std::make_shared<std::vector<std::uint8_t>>(std::move(**piece));
+            done.call_with([bytes] { return py::bytes(reinterpret_cast<const char*>(bytes->data()), bytes->size()); });
+          }
+        },
+        done);
   }
 
   void close() {
@@ -130,14 +130,16 @@ class NativeSubscriber {
   // callback(NativeSegment or None)
   void next(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([subscriber = subscriber_, done]() -> net::awaitable<void> {
-      std::shared_ptr<protocol::SubscribedSegment> segment = co_await subscriber->next();
-      if (!segment) {
-        done.call_with([] { return py::none(); });
-      } else {
-        done.call_with([segment] { return py::cast(NativeSegment(segment)); });
-      }
-    }, done);
+    on_io(
+        [subscriber = subscriber_, done]() -> net::awaitable<void> {
+          std::shared_ptr<protocol::SubscribedSegment> segment = co_await subscriber->next();
+          if (!segment) {
+            done.call_with([] { return py::none(); });
+          } else {
+            done.call_with([segment] { return py::cast(NativeSegment(segment)); });
+          }
+        },
+        done);
   }
 
   void close() {
@@ -161,19 +163,19 @@ class NativeSegmentWriter {
   void write(py::bytes data, py::object callback) {
     auto bytes = std::make_shared<std::string>(data);
     PyCallback done(std::move(callback));
-    on_io([writer = writer_, bytes, done]() -> net::awaitable<void> {
-      const bool ok = co_await writer->write(
-          std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
-      done(ok);
-    }, done);
+    on_io(
+        [writer = writer_, bytes, done]() -> net::awaitable<void> {
+          const bool ok =
+              co_await writer->write(std::span(reinterpret_cast<const std::uint8_t*>(bytes->data()), bytes->size()));
+          done(ok);
+        },
+        done);
   }
 
   // callback(bool): the relay accepted the segment.
   void close(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([writer = writer_, done]() -> net::awaitable<void> {
-      done(co_await writer->close());
-    }, done);
+    on_io([writer = writer_, done]() -> net::awaitable<void> { done(co_await writer->close()); }, done);
   }
 
  private:
@@ -195,27 +197,30 @@ class NativePublisher {
   // callback(NativeSegmentWriter)
   void next(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
-      auto writer = co_await publisher->next();
-      done.call_with([writer] { return py::cast(NativeSegmentWriter(writer)); });
-    }, done);
+    on_io(
+        [publisher = publisher_, done]() -> net::awaitable<void> {
+          auto writer = co_await publisher->next();
+          done.call_with([writer] { return py::cast(NativeSegmentWriter(writer)); });
+        },
+        done);
   }
 
   // callback(None) once pending segments were answered (bounded).
   void close(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
-      co_await publisher->close();
-      done.call_with([] { return py::none(); });
-    }, done);
+    on_io(
+        [publisher = publisher_, done]() -> net::awaitable<void> {
+          co_await publisher->close();
+          done.call_with([] { return py::none(); });
+        },
+        done);
   }
 
   // callback(bool)
   void delete_channel(py::object callback) {
     PyCallback done(std::move(callback));
-    on_io([publisher = publisher_, done]() -> net::awaitable<void> {
-      done(co_await publisher->delete_channel());
-    }, done);
+    on_io([publisher = publisher_, done]() -> net::awaitable<void> { done(co_await publisher->delete_channel()); },
+          done);
   }
 
   std::int64_t next_seq() const { return publisher_->next_seq(); }
@@ -228,10 +233,12 @@ class NativePublisher {
 // of the calls above would if something under it threw.
 void throw_on_io(std::string message, py::object callback) {
   PyCallback done(std::move(callback));
-  on_io([message = std::move(message)]() -> net::awaitable<void> {
-    co_await net::sleep_for(std::chrono::milliseconds(1));
-    throw std::runtime_error(message);
-  }, done);
+  on_io(
+      [message = std::move(message)]() -> net::awaitable<void> {
+        co_await net::sleep_for(std::chrono::milliseconds(1));
+        throw std::runtime_error(message);
+      },
+      done);
 }
 
 }  // namespace

@@ -31,7 +31,6 @@ struct Pending {
 };
 
 struct Inbox {
-
   struct Request {
     std::uint64_t id;
     std::string method, target;
@@ -52,8 +51,8 @@ class NativeHttpServer {
     state_ = state;
     auto error = run_on_io([&, state] {
       state->server = std::make_unique<net::HttpServer>(
-          io_executor(), [state, inbox = inbox_, limit = max_body_bytes_](net::ServerRequest& request,
-                                                                          net::ServerResponse& response) {
+          io_executor(),
+          [state, inbox = inbox_, limit = max_body_bytes_](net::ServerRequest& request, net::ServerResponse& response) {
             return serve(state, inbox, limit, request, response);
           });
       auto endpoint = state->server->listen(host, static_cast<std::uint16_t>(port));
@@ -61,7 +60,8 @@ class NativeHttpServer {
       state->server->start();
       return std::string();
     });
-    if (!error.empty()) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + error);
+    if (!error.empty())
+      throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port) + ": " + error);
     port_ = state->server->port();
   }
 
@@ -85,8 +85,7 @@ class NativeHttpServer {
     return out;
   }
 
-  void respond(std::uint64_t id, int status, std::vector<std::pair<std::string, std::string>> headers,
-               py::bytes body) {
+  void respond(std::uint64_t id, int status, std::vector<std::pair<std::string, std::string>> headers, py::bytes body) {
     Answer answer{status, std::move(headers), std::string(body)};
     asio::post(io_executor(), [state = state_, id, answer = std::move(answer)]() mutable {
       auto it = state->pending.find(id);
@@ -164,8 +163,7 @@ void bind_native_http(py::module_& m) {
       .def_property_readonly("port", &NativeHttpServer::port)
       .def("fileno", &NativeHttpServer::fileno)
       .def("pop_requests", &NativeHttpServer::pop_requests)
-      .def("respond", &NativeHttpServer::respond, py::arg("id"), py::arg("status"), py::arg("headers"),
-           py::arg("body"))
+      .def("respond", &NativeHttpServer::respond, py::arg("id"), py::arg("status"), py::arg("headers"), py::arg("body"))
       .def("stop", &NativeHttpServer::stop);
 }
 

@@ -22,7 +22,8 @@ class NativeRelay {
       relay->start();
       return {};
     });
-    if (!error.empty()) throw std::runtime_error("the relay cannot listen on " + host + ":" + std::to_string(port) + ": " + error);
+    if (!error.empty())
+      throw std::runtime_error("the relay cannot listen on " + host + ":" + std::to_string(port) + ": " + error);
     relay_ = std::move(relay);
   }
   ~NativeRelay() { stop(); }

@@ -31,7 +31,7 @@ struct Mailbox {
   WakeupFd wakeup;
   std::mutex mutex;
   std::condition_variable finished_changed;
-  std::deque<std::string> controls;  // control-channel messages, JSON text
+  std::deque<std::string> controls;                        // control-channel messages, JSON text
   std::deque<std::pair<std::string, std::string>> errors;  // (kind, message)
   bool finished = false;
 };
@@ -64,13 +64,20 @@ Tensor from_numpy(const py::array& input) {
   DType dtype;
   const auto kind = array.dtype().kind();
   const auto size = array.dtype().itemsize();
-  if (kind == 'u' && size == 1) dtype = DType::uint8;
-  else if (kind == 'i' && size == 2) dtype = DType::int16;
-  else if (kind == 'i' && size == 4) dtype = DType::int32;
-  else if (kind == 'i' && size == 8) dtype = DType::int64;
-  else if (kind == 'f' && size == 4) dtype = DType::float32;
-  else if (kind == 'f' && size == 8) dtype = DType::float64;
-  else throw py::value_error("unsupported audio sample dtype " + std::string(py::str(array.dtype())));
+  if (kind == 'u' && size == 1)
+    dtype = DType::uint8;
+  else if (kind == 'i' && size == 2)
+    dtype = DType::int16;
+  else if (kind == 'i' && size == 4)
+    dtype = DType::int32;
+  else if (kind == 'i' && size == 8)
+    dtype = DType::int64;
+  else if (kind == 'f' && size == 4)
+    dtype = DType::float32;
+  else if (kind == 'f' && size == 8)
+    dtype = DType::float64;
+  else
+    throw py::value_error("unsupported audio sample dtype " + std::string(py::str(array.dtype())));
   Tensor::Shape shape(array.shape(), array.shape() + array.ndim());
   Tensor tensor = Tensor::empty(shape, dtype);
   std::memcpy(tensor.data(), array.data(), tensor.nbytes());
@@ -170,12 +177,12 @@ class NativeStream {
       auto item = pipeline_->try_pop_input(&ended);
       if (!item) break;
       if (auto* video = std::get_if<VideoFrame>(&*item)) {
-        items.append(py::cast(EngineVideoFrame{to_capsule(video->tensor), video->pts, video->time_base.num,
-                                               video->time_base.den}));
+        items.append(py::cast(
+            EngineVideoFrame{to_capsule(video->tensor), video->pts, video->time_base.num, video->time_base.den}));
       } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
-        items.append(py::cast(EngineAudioFrame{to_numpy(audio->samples), audio->nb_samples, audio->format,
-                                               audio->layout, audio->sample_rate, audio->pts, audio->time_base.num,
-                                               audio->time_base.den}));
+        items.append(
+            py::cast(EngineAudioFrame{to_numpy(audio->samples), audio->nb_samples, audio->format, audio->layout,
+                                      audio->sample_rate, audio->pts, audio->time_base.num, audio->time_base.den}));
       } else if (auto* update = std::get_if<ParamsUpdate>(&*item)) {
         if (update->done) update->done(nullptr);  // not used in external mode
       }
@@ -203,9 +210,8 @@ class NativeStream {
     frame.sample_rate = rate;
     frame.channels = channels_of(layout);
     const bool planar = !format.empty() && format.back() == 'p';
-    frame.nb_samples = static_cast<int>(planar || frame.channels <= 0
-                                            ? frame.samples.size(-1)
-                                            : frame.samples.numel() / std::max(frame.channels, 1));
+    frame.nb_samples = static_cast<int>(
+        planar || frame.channels <= 0 ? frame.samples.size(-1) : frame.samples.numel() / std::max(frame.channels, 1));
     frame.pts = pts;
     frame.time_base = AVRational{tb_num, tb_den};
     return pipeline_->push_output(frame);

@@ -23,10 +23,11 @@ class Dispatcher {
       std::lock_guard lock(mutex_);
       if (stopped_) return;
       queue_.push_back(std::move(work));
-      if (!thread_.joinable()) thread_ = std::thread([this] {
-        name_this_thread("trk-py-dispatch");
-        run();
-      });
+      if (!thread_.joinable())
+        thread_ = std::thread([this] {
+          name_this_thread("trk-py-dispatch");
+          run();
+        });
     }
     ready_.notify_one();
   }

@@ -58,6 +58,6 @@ class GreenTintProcessor final : public trickle::FrameProcessor {
 };
 
 int main(int argc, char** argv) {
-  return trickle::api::run_worker(argc, argv, [] { return std::make_shared<GreenTintProcessor>(); },
-                                  "Trickle worker that tints its input green");
+  return trickle::api::run_worker(
+      argc, argv, [] { return std::make_shared<GreenTintProcessor>(); }, "Trickle worker that tints its input green");
 }

@@ -17,6 +17,7 @@ class PassthroughProcessor final : public trickle::FrameProcessor {
 };
 
 int main(int argc, char** argv) {
-  return trickle::api::run_worker(argc, argv, [] { return std::make_shared<PassthroughProcessor>(); },
-                                  "Trickle worker that publishes its input unchanged");
+  return trickle::api::run_worker(
+      argc, argv, [] { return std::make_shared<PassthroughProcessor>(); },
+      "Trickle worker that publishes its input unchanged");
 }

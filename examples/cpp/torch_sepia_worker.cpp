@@ -61,6 +61,7 @@ class TorchSepiaProcessor final : public trickle::FrameProcessor {
 };
 
 int main(int argc, char** argv) {
-  return trickle::api::run_worker(argc, argv, [] { return std::make_shared<TorchSepiaProcessor>(); },
-                                  "Trickle worker running a LibTorch sepia filter");
+  return trickle::api::run_worker(
+      argc, argv, [] { return std::make_shared<TorchSepiaProcessor>(); },
+      "Trickle worker running a LibTorch sepia filter");
 }

@@ -128,9 +128,9 @@ def build_frame_overlay(
     tensor = original_frame.tensor
     if tensor.dim() == 4:
         # NCHW when the channel axis comes first, NHWC otherwise.
-        height, width = (tensor.shape[2], tensor.shape[3]) if tensor.shape[1] == 3 else (tensor.shape[1], tensor.shape[2])
+        height, width = tuple(tensor.shape[2:4]) if tensor.shape[1] == 3 else tuple(tensor.shape[1:3])
     elif tensor.dim() == 3:
-        height, width = (tensor.shape[1], tensor.shape[2]) if tensor.shape[0] == 3 else (tensor.shape[0], tensor.shape[1])
+        height, width = tuple(tensor.shape[1:3]) if tensor.shape[0] == 3 else tuple(tensor.shape[0:2])
     else:
         raise ValueError(f"Unexpected tensor dimensions: {tensor.shape}")
 

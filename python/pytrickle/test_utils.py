@@ -4,8 +4,7 @@ A ready-made :class:`MockFrameProcessor`, a ``MagicMock`` stand-in for
 ``TrickleClient`` and a ``StreamServer`` factory for endpoint tests.
 """
 
-import asyncio
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 from unittest.mock import AsyncMock, MagicMock
 
 from .frame_processor import FrameProcessor

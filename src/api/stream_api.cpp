@@ -56,10 +56,7 @@ bool truthy(const Json& v) {
 }  // namespace
 
 StreamApi::StreamApi(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamApiOptions options)
-    : executor_(executor),
-      processor_(std::move(processor)),
-      options_(std::move(options)),
-      loading_done_(executor) {
+    : executor_(executor), processor_(std::move(processor)), options_(std::move(options)), loading_done_(executor) {
   options_.pipeline = options_.pipeline.empty() ? env_or("PIPELINE", "byoc") : options_.pipeline;
   if (options_.capability_name.empty()) {
     options_.capability_name = env_or("CAPABILITY_NAME", env_or("MODEL_ID", ""));
@@ -88,8 +85,10 @@ void StreamApi::start_loading() {
     asio::post(executor_, [this, alive, error] {
       if (!*alive) return;
       loading_ = false;
-      if (error) state_.set_error("Model loading failed: " + exception_message(error));
-      else state_.set_startup_complete();
+      if (error)
+        state_.set_error("Model loading failed: " + exception_message(error));
+      else
+        state_.set_startup_complete();
       loading_done_.notify_all();
     });
   });
@@ -105,11 +104,17 @@ net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
   };
   std::vector<Route> routes;
   if (options_.enable_default_routes) {
-    routes = {{prefix_ + "/stream/start", true}, {prefix_ + "/stream/stop", true},
-              {prefix_ + "/stream/params", true}, {prefix_ + "/stream/status", false},
-              {prefix_ + "/stream/stats", false}, {"/live-video-to-video", true},
-              {"/health", false}, {"/version", false}, {"/app-version", false},
-              {"/hardware/info", false}, {"/hardware/stats", false}};
+    routes = {{prefix_ + "/stream/start", true},
+              {prefix_ + "/stream/stop", true},
+              {prefix_ + "/stream/params", true},
+              {prefix_ + "/stream/status", false},
+              {prefix_ + "/stream/stats", false},
+              {"/live-video-to-video", true},
+              {"/health", false},
+              {"/version", false},
+              {"/app-version", false},
+              {"/hardware/info", false},
+              {"/hardware/stats", false}};
   }
   const Route* route = nullptr;
   for (const auto& r : routes) {
@@ -148,7 +153,8 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   }
   auto fail = [&](const std::string& message) {
     // Upstream also tears down a running stream here (docs/compatibility.md Q11); a bad request leaves it alone.
-    Json failed = {{"status", "error"}, {"message", "Error starting stream: " + message}, {"current_state", current_state()}};
+    Json failed = {
+        {"status", "error"}, {"message", "Error starting stream: " + message}, {"current_state", current_state()}};
     return json_response(failed, 400);
   };
   auto body = parse_json_body(request);
@@ -169,7 +175,8 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   const Json params = start->params.value_or(Json::object());
   o.width = params.contains("width") ? params["width"].get<int>() : 512;
   o.height = params.contains("height") ? params["height"].get<int>() : 512;
-  o.max_framerate = params.contains("max_framerate") ? std::optional<int>(params["max_framerate"].get<int>()) : std::nullopt;
+  o.max_framerate =
+      params.contains("max_framerate") ? std::optional<int>(params["max_framerate"].get<int>()) : std::nullopt;
   o.detect_out_resolution = params.contains("detect_out_resolution") ? truthy(params["detect_out_resolution"]) : true;
   o.subscriber_timeout = options_.subscriber_timeout;
   o.publisher_timeout = options_.publisher_timeout;
@@ -177,11 +184,13 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   o.start_params = params;
 
   const std::string request_id = start->gateway_request_id;
-  auto pipeline = std::make_shared<StreamPipeline>(
-      executor_, processor_, std::move(o), [request_id](std::string_view kind, std::string_view message) {
-        if (kind == "subscription_ended") spdlog::info("stream {}: input ended", request_id);
-        else spdlog::warn("stream {}: {} {}", request_id, kind, message);
-      });
+  auto pipeline = std::make_shared<StreamPipeline>(executor_, processor_, std::move(o),
+                                                   [request_id](std::string_view kind, std::string_view message) {
+                                                     if (kind == "subscription_ended")
+                                                       spdlog::info("stream {}: input ended", request_id);
+                                                     else
+                                                       spdlog::warn("stream {}: {} {}", request_id, kind, message);
+                                                   });
   current_ = pipeline;
   current_params_ = std::move(*start);
   state_.set_active_client(true);
@@ -191,13 +200,16 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
                current_params_->publish_url.value_or(""));
   // When the stream ends by itself the server goes back to IDLE; `current_` stays (docs/compatibility.md Q12), so
   // /stream/status still shows the finished client.
-  net::spawn(executor_, [this, pipeline, alive = alive_]() -> net::awaitable<void> {
-    co_await pipeline->wait_finished();
-    if (*alive && current_ == pipeline) {
-      state_.set_active_client(false);
-      state_.update_active_streams(0);
-    }
-  }, "watching a stream's end");
+  net::spawn(
+      executor_,
+      [this, pipeline, alive = alive_]() -> net::awaitable<void> {
+        co_await pipeline->wait_finished();
+        if (*alive && current_ == pipeline) {
+          state_.set_active_client(false);
+          state_.update_active_streams(0);
+        }
+      },
+      "watching a stream's end");
 
   Json started = {{"status", "success"},
                   {"message", "Stream started successfully"},
@@ -237,13 +249,15 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
     // does; a failure there makes the state ERROR while the answer stays a success (docs/compatibility.md Q15).
     auto applied = std::make_shared<bool>(false);
     auto signal = std::make_shared<net::AsyncSignal>(executor_);
-    pipeline->update_params(*data, [this, applied, signal, alive = alive_, executor = executor_](std::exception_ptr error) {
-      asio::post(executor, [this, applied, signal, alive, error] {
-        *applied = true;
-        signal->notify_all();
-        if (error && *alive) state_.set_error("Parameter update failed: " + exception_message(error));
-      });
-    });
+    pipeline->update_params(*data,
+                            [this, applied, signal, alive = alive_, executor = executor_](std::exception_ptr error) {
+                              asio::post(executor, [this, applied, signal, alive, error] {
+                                *applied = true;
+                                signal->notify_all();
+                                if (error && *alive)
+                                  state_.set_error("Parameter update failed: " + exception_message(error));
+                              });
+                            });
     const auto deadline = net::Clock::now() + 10s;
     while (!*applied && net::Clock::now() < deadline) {
       co_await signal->wait_for(deadline - net::Clock::now());
@@ -277,7 +291,8 @@ ApiResponse StreamApi::health() const {
 }
 
 ApiResponse StreamApi::version() const {
-  return json_response(Json{{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}, {"version", TRICKLE_VERSION}});
+  return json_response(
+      Json{{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}, {"version", TRICKLE_VERSION}});
 }
 
 ApiResponse StreamApi::hardware(bool stats) const {

@@ -22,11 +22,16 @@ void repr_string(const std::string& s, std::string& out) {
     if (c == static_cast<unsigned char>(quote) || c == '\\') {
       out += '\\';
       out += static_cast<char>(c);
-    } else if (c == '\n') out += "\\n";
-    else if (c == '\r') out += "\\r";
-    else if (c == '\t') out += "\\t";
-    else if (c < 0x20 || c == 0x7f) out += fmt::format("\\x{:02x}", c);
-    else out += static_cast<char>(c);  // printable non-ASCII stays as it is, as in Python 3
+    } else if (c == '\n')
+      out += "\\n";
+    else if (c == '\r')
+      out += "\\r";
+    else if (c == '\t')
+      out += "\\t";
+    else if (c < 0x20 || c == 0x7f)
+      out += fmt::format("\\x{:02x}", c);
+    else
+      out += static_cast<char>(c);  // printable non-ASCII stays as it is, as in Python 3
   }
   out += quote;
 }
@@ -110,8 +115,10 @@ std::string format_validation_error(const char* model, const std::vector<LineErr
   for (const auto& e : errors) {
     out += '\n';
     if (!e.location.empty()) out += e.location + '\n';
-    out += fmt::format("  {} [type={}, input_value={}, input_type={}]\n    For further information visit https://errors.pydantic.dev/{}/v/{}",
-                       e.message, e.type, truncated_repr(*e.input), python_type_name(*e.input), pydantic_version, e.type);
+    out += fmt::format(
+        "  {} [type={}, input_value={}, input_type={}]\n    For further information visit "
+        "https://errors.pydantic.dev/{}/v/{}",
+        e.message, e.type, truncated_repr(*e.input), python_type_name(*e.input), pydantic_version, e.type);
   }
   return out;
 }
@@ -169,11 +176,13 @@ tl::expected<Json, std::string> validate_stream_params(const Json& params) {
   if (!params.is_object()) return tl::unexpected(std::string("Params must be a dictionary"));
   Json result = params;
   const bool has_width = result.contains("width"), has_height = result.contains("height");
-  if (has_width != has_height) return tl::unexpected(std::string("Both 'width' and 'height' must be provided together"));
+  if (has_width != has_height)
+    return tl::unexpected(std::string("Both 'width' and 'height' must be provided together"));
   if (has_width) {
     for (const char* key : {"width", "height"}) {
       auto value = python_int(result[key]);
-      if (!value || *value <= 0) return tl::unexpected(std::string("Width and height must be valid integers or integer strings"));
+      if (!value || *value <= 0)
+        return tl::unexpected(std::string("Width and height must be valid integers or integer strings"));
       result[key] = *value;
     }
   }
@@ -189,9 +198,12 @@ tl::expected<Json, std::string> validate_stream_params(const Json& params) {
     if (value.is_boolean()) {
     } else if (value.is_string()) {
       const std::string text = ascii_lowercase(value.get<std::string>());
-      if (text == "true" || text == "1" || text == "yes") value = true;
-      else if (text == "false" || text == "0" || text == "no") value = false;
-      else return tl::unexpected(std::string("detect_out_resolution must be a boolean value"));
+      if (text == "true" || text == "1" || text == "yes")
+        value = true;
+      else if (text == "false" || text == "0" || text == "no")
+        value = false;
+      else
+        return tl::unexpected(std::string("detect_out_resolution must be a boolean value"));
     } else if (value.is_number_integer() || value.is_number_unsigned()) {
       value = value.get<long long>() != 0;
     } else {
@@ -225,7 +237,8 @@ tl::expected<StreamStartRequest, std::string> validate_stream_start_request(cons
   if (!body.contains("gateway_request_id")) {
     errors.push_back({"gateway_request_id", "Field required", "missing", &body});
   } else if (!body["gateway_request_id"].is_string()) {
-    errors.push_back({"gateway_request_id", "Input should be a valid string", "string_type", &body["gateway_request_id"]});
+    errors.push_back(
+        {"gateway_request_id", "Input should be a valid string", "string_type", &body["gateway_request_id"]});
   } else {
     request.gateway_request_id = body["gateway_request_id"].get<std::string>();
   }
@@ -248,7 +261,8 @@ tl::expected<Json, std::string> validate_params_update_request(const Json& body)
   if (!body.is_object()) {
     return tl::unexpected(format_validation_error(
         "StreamParamsUpdateRequest",
-        {LineError{"", "Input should be a valid dictionary or instance of StreamParamsUpdateRequest", "model_type", &body}}));
+        {LineError{"", "Input should be a valid dictionary or instance of StreamParamsUpdateRequest", "model_type",
+                   &body}}));
   }
   return validate_stream_params(body);
 }

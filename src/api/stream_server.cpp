@@ -14,9 +14,8 @@ StreamServer::StreamServer(std::shared_ptr<FrameProcessor> processor, StreamServ
     : options_(std::move(options)) {
   api_ = std::make_unique<StreamApi>(io_.get_executor(), std::move(processor), options_.api);
   http_ = std::make_unique<net::HttpServer>(
-      io_.get_executor(), [this](net::ServerRequest& request, net::ServerResponse& response) {
-        return serve(request, response);
-      });
+      io_.get_executor(),
+      [this](net::ServerRequest& request, net::ServerResponse& response) { return serve(request, response); });
 }
 
 StreamServer::~StreamServer() {

@@ -47,11 +47,12 @@ std::string StreamState::health_status() const {
 }
 
 Json StreamState::get_state() const {
-  std::string status = error_ ? "ERROR"
+  std::string status = error_                                    ? "ERROR"
                        : (active_streams_ > 0 || active_client_) ? "OK"
-                       : startup_complete_ ? "IDLE"
-                                           : "LOADING";
-  return Json{{"status", status}, {"pipeline_ready", pipeline_ready()}, {"shutdown_initiated", shutdown_}, {"error", error_}};
+                       : startup_complete_                       ? "IDLE"
+                                                                 : "LOADING";
+  return Json{
+      {"status", status}, {"pipeline_ready", pipeline_ready()}, {"shutdown_initiated", shutdown_}, {"error", error_}};
 }
 
 Json StreamState::get_pipeline_state() const {

@@ -17,8 +17,7 @@ namespace trickle::api {
 
 namespace {
 
-int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool one_instance,
-          const char* description) {
+int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool one_instance, const char* description) {
   spdlog::cfg::load_env_levels();  // SPDLOG_LEVEL=debug
   CLI::App app(description);
   StreamServerOptions options;
@@ -31,13 +30,15 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
   app.add_option("--port-file", port_file, "Write the bound port(s), one per line, to this file once listening");
   app.add_option("--route-prefix", options.api.route_prefix, "Prefix of the /stream/* routes")->capture_default_str();
   app.add_option("--pipeline", options.api.pipeline, "Pipeline name for /version (default: $PIPELINE or byoc)");
-  app.add_option("--capability", options.api.capability_name, "Model id for /version (default: $CAPABILITY_NAME or $MODEL_ID)");
+  app.add_option("--capability", options.api.capability_name,
+                 "Model id for /version (default: $CAPABILITY_NAME or $MODEL_ID)");
   app.add_option("--app-version", options.api.version, "What /app-version reports")->capture_default_str();
   app.add_flag("--uint8", uint8_frames, "Hand the processor uint8 frames instead of float32 in [0, 1]");
   app.add_flag("--no-batch-dim", no_batch_dim, "Hand the processor [H, W, 3] frames instead of [1, H, W, 3]");
   app.add_flag("--gpu", gpu, "Decode with NVDEC and encode with NVENC where the GPU allows (else the CPU, logged)");
   app.add_flag("--cuda-frames", cuda_frames, "Hand the processor CUDA tensors made on the GPU from NVDEC's pictures");
-  app.add_option("--streams", streams, "Concurrent streams served by this process, one REST server each on consecutive ports")
+  app.add_option("--streams", streams,
+                 "Concurrent streams served by this process, one REST server each on consecutive ports")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   add_tls_client_flags(app, options.api.stream_defaults.tls);

@@ -34,9 +34,15 @@ struct PublishArgs {
 // happened, and the publishing coroutine drains the queue after each packet.
 class QueueingSink final : public SegmentSink {
  public:
-  struct Begin { std::int64_t index; };
-  struct Data { std::vector<std::uint8_t> bytes; };
-  struct End { std::int64_t index; };
+  struct Begin {
+    std::int64_t index;
+  };
+  struct Data {
+    std::vector<std::uint8_t> bytes;
+  };
+  struct End {
+    std::int64_t index;
+  };
   using Event = std::variant<Begin, Data, End>;
 
   void on_segment_begin(int64_t index) override { events.emplace_back(Begin{index}); }
@@ -63,7 +69,9 @@ struct Publishing {
         writer = co_await publisher.next();
         segment_bytes = 0;
       } else if (auto* data = std::get_if<QueueingSink::Data>(&event)) {
-        if (tee) tee->write(reinterpret_cast<const char*>(data->bytes.data()), static_cast<std::streamsize>(data->bytes.size()));
+        if (tee)
+          tee->write(reinterpret_cast<const char*>(data->bytes.data()),
+                     static_cast<std::streamsize>(data->bytes.size()));
         if (writer) {
           bool written = co_await writer->write(data->bytes);
           if (!written) failed = true;
@@ -126,7 +134,8 @@ net::awaitable<int> publish(const PublishArgs& args) {
       const AVStream* stream = reader->stream(pkt.stream_index);
       if (auto t = stream ? packet_decode_time_seconds(pkt, stream->time_base) : std::nullopt) {
         if (!first_time) first_time = *t;
-        auto due = start + std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>((*t - *first_time) / args.speed));
+        auto due = start + std::chrono::duration_cast<net::Clock::duration>(
+                               std::chrono::duration<double>((*t - *first_time) / args.speed));
         if (due > net::Clock::now()) {
           pacing.expires_at(due);
           co_await pacing.async_wait(net::use_nothrow);
@@ -157,7 +166,11 @@ int run_publish(const PublishArgs& args) {
   // connection being torn down still holds it.
   asio::co_spawn(io, publish(args), [&](std::exception_ptr e, int result) {
     if (e) {
-      try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("{}", ex.what()); }
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("{}", ex.what());
+      }
       status = 1;
     } else {
       status = result;
@@ -177,7 +190,9 @@ void add_publish_command(CLI::App& app, int& exit_code) {
   auto args = std::make_shared<PublishArgs>();
   auto* cmd = app.add_subcommand("publish", "Publish a media file, one MPEG-TS segment per GOP");
   cmd->add_option("url", args->url, "Channel URL, e.g. http://127.0.0.1:3389/mystream")->required();
-  cmd->add_option("file", args->file, "Input file (MPEG-TS or anything FFmpeg reads)")->required()->check(CLI::ExistingFile);
+  cmd->add_option("file", args->file, "Input file (MPEG-TS or anything FFmpeg reads)")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_flag("--realtime", args->realtime, "Send at the pace of the media timestamps");
   cmd->add_option("--speed", args->speed, "With --realtime, pace at this multiple of real time")
       ->check(CLI::PositiveNumber)

@@ -34,8 +34,8 @@ int run_serve(const ServeArgs& args) {
     return 1;
   }
   relay.start();
-  std::string base = options.base_path.empty() || options.base_path.front() != '/' ? "/" + options.base_path
-                                                                                  : options.base_path;
+  std::string base =
+      options.base_path.empty() || options.base_path.front() != '/' ? "/" + options.base_path : options.base_path;
   if (base.back() != '/') base.push_back('/');
   // Tests and scripts read this line to learn the port (with --port 0).
   std::printf("trickle relay listening on %s://%s:%u%s\n", relay.secure() ? "https" : "http", args.host.c_str(),
@@ -66,8 +66,8 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_flag("--changes", args->changes, "Publish channel additions/removals as JSON on the _changes channel");
   auto* cert = cmd->add_option("--tls-cert", args->tls_cert, "Serve https://: PEM certificate (chain) file")
                    ->check(CLI::ExistingFile);
-  auto* key = cmd->add_option("--tls-key", args->tls_key, "Serve https://: PEM private key file")
-                  ->check(CLI::ExistingFile);
+  auto* key =
+      cmd->add_option("--tls-key", args->tls_key, "Serve https://: PEM private key file")->check(CLI::ExistingFile);
   cert->needs(key);
   key->needs(cert);
   cmd->callback([args, &exit_code] { exit_code = run_serve(*args); });

@@ -77,7 +77,11 @@ int run_subscribe(const SubscribeArgs& args) {
   // connection being torn down still holds it.
   asio::co_spawn(io, subscribe(args, *out), [&](std::exception_ptr e, int result) {
     if (e) {
-      try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("{}", ex.what()); }
+      try {
+        std::rethrow_exception(e);
+      } catch (const std::exception& ex) {
+        spdlog::error("{}", ex.what());
+      }
       status = 1;
     } else {
       status = result;
@@ -98,13 +102,16 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("subscribe", "Read a channel and write its segments back to back");
   cmd->add_option("url", args->url, "Channel URL, e.g. http://127.0.0.1:3389/mystream")->required();
   cmd->add_option("--out,-o", args->out, "Output file, or - for stdout")->capture_default_str();
-  cmd->add_option("--start-seq", args->start_seq, "First seq (-1: next segment, -2: current one)")->capture_default_str();
+  cmd->add_option("--start-seq", args->start_seq, "First seq (-1: next segment, -2: current one)")
+      ->capture_default_str();
   cmd->add_option("--max-segments", args->max_segments, "Stop after this many segments (0: until the stream ends)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--max-retries", args->max_retries, "Attempts per segment before giving up")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for a segment to start or continue")
-      ->check(CLI::PositiveNumber)->capture_default_str();
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   add_tls_client_flags(*cmd, args->tls);
   cmd->callback([args, &exit_code] { exit_code = run_subscribe(*args); });
 }

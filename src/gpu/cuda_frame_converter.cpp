@@ -21,8 +21,7 @@ YuvColour colour_of(const AVFrame& frame) {
 
 }  // namespace
 
-CudaFrameConverter::CudaFrameConverter(VideoTensorFormat format, int device_index,
-                                       std::size_t pool_idle_buffers)
+CudaFrameConverter::CudaFrameConverter(VideoTensorFormat format, int device_index, std::size_t pool_idle_buffers)
     : format_(format), device_index_(device_index), pool_(pool_idle_buffers) {}
 
 CudaFrameConverter::~CudaFrameConverter() {
@@ -58,9 +57,8 @@ tl::expected<Tensor, MediaError> CudaFrameConverter::convert(const AVFrame& fram
     }
     stream_ = stream;
   }
-  Tensor::Shape shape = format_.batch_dim
-                            ? Tensor::Shape{1, format_.height, format_.width, 3}
-                            : Tensor::Shape{format_.height, format_.width, 3};
+  Tensor::Shape shape = format_.batch_dim ? Tensor::Shape{1, format_.height, format_.width, 3}
+                                          : Tensor::Shape{format_.height, format_.width, 3};
   auto tensor = pool_.acquire(std::move(shape), format_.dtype, device_index_);
   if (!tensor) {
     return tl::unexpected(media_error(tensor.error()));
@@ -84,10 +82,8 @@ tl::expected<Tensor, MediaError> CudaFrameConverter::convert(const AVFrame& fram
   if (KernelError error = nv12_to_rgb(source, target, colour_of(frame), stream_); !error.empty()) {
     return tl::unexpected(media_error(error));
   }
-  if (cudaError_t error = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_));
-      error != cudaSuccess) {
-    return tl::unexpected(media_error(std::string("converting a GPU picture: ") +
-                                       cudaGetErrorString(error)));
+  if (cudaError_t error = cudaStreamSynchronize(static_cast<cudaStream_t>(stream_)); error != cudaSuccess) {
+    return tl::unexpected(media_error(std::string("converting a GPU picture: ") + cudaGetErrorString(error)));
   }
   return std::move(*tensor);
 }

@@ -42,13 +42,11 @@ struct CudaBufferPool::State {
   std::size_t idle_total = 0;
 };
 
-CudaBufferPool::CudaBufferPool(std::size_t max_idle_buffers)
-    : state_(std::make_shared<State>(max_idle_buffers)) {}
+CudaBufferPool::CudaBufferPool(std::size_t max_idle_buffers) : state_(std::make_shared<State>(max_idle_buffers)) {}
 
 CudaBufferPool::~CudaBufferPool() = default;
 
-tl::expected<Tensor, std::string> CudaBufferPool::acquire(Tensor::Shape shape, DType dtype,
-                                                          int device_index) {
+tl::expected<Tensor, std::string> CudaBufferPool::acquire(Tensor::Shape shape, DType dtype, int device_index) {
   std::size_t bytes = dtype_size(dtype);
   for (std::int64_t extent : shape) bytes *= static_cast<std::size_t>(extent);
   const std::uint64_t key = (static_cast<std::uint64_t>(device_index) << 56) | bytes;
@@ -86,8 +84,7 @@ tl::expected<Tensor, std::string> CudaBufferPool::acquire(Tensor::Shape shape, D
     }
     cudaFree(memory);
   });
-  return Tensor::from_storage(std::move(storage), buffer, std::move(shape), {}, dtype,
-                              Device::cuda(device_index));
+  return Tensor::from_storage(std::move(storage), buffer, std::move(shape), {}, dtype, Device::cuda(device_index));
 }
 
 tl::expected<Tensor, std::string> copy_to_host(const Tensor& tensor) {
@@ -106,8 +103,8 @@ tl::expected<Tensor, std::string> copy_to_host(const Tensor& tensor) {
     }
   }
   std::shared_ptr<void> keep(host.data(), [host](void*) noexcept {});
-  return Tensor::from_storage(std::move(keep), host.data(), tensor.shape(), tensor.strides(),
-                              tensor.dtype(), Device::cpu());
+  return Tensor::from_storage(std::move(keep), host.data(), tensor.shape(), tensor.strides(), tensor.dtype(),
+                              Device::cpu());
 }
 
 }  // namespace trickle::gpu

@@ -9,8 +9,7 @@ namespace trickle::gpu {
 
 namespace {
 
-__global__ void nv12_to_rgb_kernel(Nv12View source, RgbView target, CoverCrop geometry,
-                                   YuvColour colour) {
+__global__ void nv12_to_rgb_kernel(Nv12View source, RgbView target, CoverCrop geometry, YuvColour colour) {
   const int column = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int row = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
   if (column >= target.width || row >= target.height) {
@@ -46,21 +45,18 @@ KernelError launched(const char* what) {
 
 }  // namespace
 
-KernelError nv12_to_rgb(const Nv12View& source, const RgbView& target, YuvColour colour,
-                        void* stream) {
+KernelError nv12_to_rgb(const Nv12View& source, const RgbView& target, YuvColour colour, void* stream) {
   if (source.width <= 0 || source.height <= 0 || target.width <= 0 || target.height <= 0) {
     return "nv12_to_rgb: empty picture";
   }
-  const CoverCrop geometry =
-      cover_crop(source.width, source.height, target.width, target.height);
+  const CoverCrop geometry = cover_crop(source.width, source.height, target.width, target.height);
   const dim3 block(32, 8);
-  nv12_to_rgb_kernel<<<grid_for(target.width, target.height, block), block, 0,
-                       static_cast<cudaStream_t>(stream)>>>(source, target, geometry, colour);
+  nv12_to_rgb_kernel<<<grid_for(target.width, target.height, block), block, 0, static_cast<cudaStream_t>(stream)>>>(
+      source, target, geometry, colour);
   return launched("nv12_to_rgb");
 }
 
-KernelError rgb_to_nv12(const RgbView& source, const Nv12Image& target, ColourMatrix matrix,
-                        void* stream) {
+KernelError rgb_to_nv12(const RgbView& source, const Nv12Image& target, ColourMatrix matrix, void* stream) {
   if (source.width <= 0 || source.height <= 0 || target.width <= 0 || target.height <= 0) {
     return "rgb_to_nv12: empty picture";
   }

@@ -23,8 +23,7 @@ bool dtype_matches(AVSampleFormat format, DType dtype) {
 
 }  // namespace
 
-AudioRechunker::AudioRechunker(int sample_rate, AVSampleFormat format,
-                               const AVChannelLayout& layout, int frame_size)
+AudioRechunker::AudioRechunker(int sample_rate, AVSampleFormat format, const AVChannelLayout& layout, int frame_size)
     : sample_rate_(sample_rate), format_(format), frame_size_(frame_size) {
   av_channel_layout_copy(&layout_, &layout);
   fifo_ = av_audio_fifo_alloc(format_, layout_.nb_channels, std::max(frame_size_, 1));
@@ -43,8 +42,8 @@ tl::expected<void, MediaError> AudioRechunker::configure(const Input& input) {
   input_.format = input.format;
   input_.sample_rate = input.sample_rate;
   av_channel_layout_copy(&input_.layout, &input.layout);
-  int result = swr_alloc_set_opts2(&resampler_, &layout_, format_, sample_rate_, &input_.layout,
-                                   input_.format, input_.sample_rate, 0, nullptr);
+  int result = swr_alloc_set_opts2(&resampler_, &layout_, format_, sample_rate_, &input_.layout, input_.format,
+                                   input_.sample_rate, 0, nullptr);
   if (result >= 0) result = swr_init(resampler_);
   if (result < 0) {
     swr_free(&resampler_);
@@ -63,9 +62,8 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
     return tl::unexpected(media_error(fmt::format("unknown sample format '{}'", frame.format)));
   }
   if (input.sample_rate <= 0 || frame.nb_samples <= 0 || frame.channels <= 0) {
-    return tl::unexpected(media_error(fmt::format(
-        "audio frame with {} samples of {} channels at {} Hz", frame.nb_samples, frame.channels,
-        frame.sample_rate)));
+    return tl::unexpected(media_error(fmt::format("audio frame with {} samples of {} channels at {} Hz",
+                                                  frame.nb_samples, frame.channels, frame.sample_rate)));
   }
   if (av_channel_layout_from_string(&input.layout, frame.layout.c_str()) < 0 ||
       input.layout.nb_channels != frame.channels) {
@@ -81,17 +79,16 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
   const Tensor& samples = frame.samples;
   const bool planar = av_sample_fmt_is_planar(input.format) != 0;
   const std::int64_t expected = static_cast<std::int64_t>(frame.nb_samples) * frame.channels;
-  if (!samples.defined() || !samples.device().is_cpu() || samples.dim() != 2 ||
-      samples.numel() != expected || (planar && samples.size(0) != frame.channels) ||
-      (!planar && samples.size(0) != 1) || !dtype_matches(input.format, samples.dtype())) {
-    return tl::unexpected(media_error(fmt::format(
-        "audio samples (dtype {}, {} elements) do not match format {} with {} samples of {} "
-        "channels",
-        samples.defined() ? dtype_name(samples.dtype()) : "none", samples.numel(), frame.format,
-        frame.nb_samples, frame.channels)));
+  if (!samples.defined() || !samples.device().is_cpu() || samples.dim() != 2 || samples.numel() != expected ||
+      (planar && samples.size(0) != frame.channels) || (!planar && samples.size(0) != 1) ||
+      !dtype_matches(input.format, samples.dtype())) {
+    return tl::unexpected(
+        media_error(fmt::format("audio samples (dtype {}, {} elements) do not match format {} with {} samples of {} "
+                                "channels",
+                                samples.defined() ? dtype_name(samples.dtype()) : "none", samples.numel(), frame.format,
+                                frame.nb_samples, frame.channels)));
   }
-  if (resampler_ == nullptr || input.format != input_.format ||
-      input.sample_rate != input_.sample_rate ||
+  if (resampler_ == nullptr || input.format != input_.format || input.sample_rate != input_.sample_rate ||
       av_channel_layout_compare(&input.layout, &input_.layout) != 0) {
     if (auto configured = configure(input); !configured) return configured;
   }
@@ -121,16 +118,14 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
   if (int result = av_frame_get_buffer(converted.get(), 0); result < 0) {
     return tl::unexpected(media_error_from_av(result, "cannot allocate resampled audio"));
   }
-  const int produced = swr_convert(resampler_, converted->data, converted->nb_samples, planes,
-                                   frame.nb_samples);
+  const int produced = swr_convert(resampler_, converted->data, converted->nb_samples, planes, frame.nb_samples);
   if (produced < 0) return tl::unexpected(media_error_from_av(produced, "cannot resample audio"));
 
   const AVRational output_base{1, sample_rate_};
   if (frame.time_base.num > 0 && frame.time_base.den > 0) {
-    const std::int64_t start =
-        av_rescale_q_rnd(frame.pts, frame.time_base, output_base,
-                         static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX)) -
-        delay;
+    const std::int64_t start = av_rescale_q_rnd(frame.pts, frame.time_base, output_base,
+                                                static_cast<AVRounding>(AV_ROUND_NEAR_INF | AV_ROUND_PASS_MINMAX)) -
+                               delay;
     const std::int64_t queued = av_audio_fifo_size(fifo_);
     // Follow the sample count (exact, no rounding jitter) unless the input jumped by more than
     // 100 ms (a gap or a reset): then the queue's timeline is moved to the input's.
@@ -139,8 +134,7 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
       have_pts_ = true;
     }
   }
-  if (produced > 0 &&
-      av_audio_fifo_write(fifo_, reinterpret_cast<void**>(converted->data), produced) < produced) {
+  if (produced > 0 && av_audio_fifo_write(fifo_, reinterpret_cast<void**>(converted->data), produced) < produced) {
     return tl::unexpected(media_error("cannot queue resampled audio"));
   }
   return {};

@@ -46,8 +46,8 @@ std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec, in
   // can be read by our kernels.
   constexpr int use_primary_context = 1 << 0;
   const std::string device_name = std::to_string(device_index);
-  if (int ret = av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, device_name.c_str(),
-                                       nullptr, use_primary_context);
+  if (int ret =
+          av_hwdevice_ctx_create(&device, AV_HWDEVICE_TYPE_CUDA, device_name.c_str(), nullptr, use_primary_context);
       ret < 0) {
     return media_error_from_av(ret, "cannot open a CUDA device").message;
   }
@@ -58,12 +58,11 @@ std::string attach_cuda_device(AVCodecContext& context, const AVCodec& codec, in
 
 }  // namespace
 
-tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream,
-                                                         const StreamDecoderOptions& options) {
+tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream, const StreamDecoderOptions& options) {
   const AVCodec* codec = avcodec_find_decoder(stream.codecpar->codec_id);
   if (codec == nullptr) {
-    return tl::unexpected(media_error(fmt::format(
-        "no decoder for stream {} ({})", stream.index, avcodec_get_name(stream.codecpar->codec_id))));
+    return tl::unexpected(media_error(
+        fmt::format("no decoder for stream {} ({})", stream.index, avcodec_get_name(stream.codecpar->codec_id))));
   }
   AvCodecContextPtr context{avcodec_alloc_context3(codec)};
   if (!context) {
@@ -81,38 +80,27 @@ tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream,
       context->flags |= AV_CODEC_FLAG_LOW_DELAY;
     }
     if (options.cuda_decode) {
-      if (std::string why_not = attach_cuda_device(*context, *codec, options.cuda_device_index);
-          why_not.empty()) {
-        spdlog::info("video decoder: {} on the GPU (NVDEC through FFmpeg's CUDA hwaccel)",
-                     codec->name);
+      if (std::string why_not = attach_cuda_device(*context, *codec, options.cuda_device_index); why_not.empty()) {
+        spdlog::info("video decoder: {} on the GPU (NVDEC through FFmpeg's CUDA hwaccel)", codec->name);
       } else {
-        spdlog::warn("GPU decoding unavailable ({}): video decoder: {} on the CPU", why_not,
-                     codec->name);
+        spdlog::warn("GPU decoding unavailable ({}): video decoder: {} on the CPU", why_not, codec->name);
       }
     }
     switch (options.threading) {
-      case DecoderThreading::slice:
-        context->thread_type = FF_THREAD_SLICE;
-        break;
-      case DecoderThreading::frame:
-        context->thread_type = FF_THREAD_FRAME;
-        break;
-      case DecoderThreading::frame_and_slice:
-        context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
-        break;
+      case DecoderThreading::slice: context->thread_type = FF_THREAD_SLICE; break;
+      case DecoderThreading::frame: context->thread_type = FF_THREAD_FRAME; break;
+      case DecoderThreading::frame_and_slice: context->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE; break;
     }
   }
   if (int ret = avcodec_open2(context.get(), codec, nullptr); ret < 0) {
-    return tl::unexpected(media_error_from_av(
-        ret, fmt::format("cannot open the {} decoder", codec->name)));
+    return tl::unexpected(media_error_from_av(ret, fmt::format("cannot open the {} decoder", codec->name)));
   }
   return context;
 }
 
 bool nv12_surface(const AVFrame& frame) {
   return frame.hw_frames_ctx != nullptr &&
-         reinterpret_cast<const AVHWFramesContext*>(frame.hw_frames_ctx->data)->sw_format ==
-             AV_PIX_FMT_NV12;
+         reinterpret_cast<const AVHWFramesContext*>(frame.hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
 }
 
 }  // namespace trickle

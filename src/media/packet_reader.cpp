@@ -12,8 +12,7 @@ tl::expected<PacketReader, MediaError> PacketReader::open(const std::string& url
   }
   AvInputContextPtr context{raw};
   if (int ret = avformat_find_stream_info(context.get(), nullptr); ret < 0) {
-    return tl::unexpected(
-        media_error_from_av(ret, fmt::format("cannot read stream information of '{}'", url)));
+    return tl::unexpected(media_error_from_av(ret, fmt::format("cannot read stream information of '{}'", url)));
   }
   return PacketReader{std::move(context)};
 }

@@ -102,8 +102,8 @@ struct SegmentMuxer::Impl {
       return false;
     }
     constexpr int64_t duration_ms = static_cast<int64_t>(audio_only_segment_seconds * 1000);
-    return av_compare_ts(ticks - segment_start_ticks, input_time_base(reference_input),
-                         duration_ms, AVRational{1, 1000}) >= 0;
+    return av_compare_ts(ticks - segment_start_ticks, input_time_base(reference_input), duration_ms,
+                         AVRational{1, 1000}) >= 0;
   }
 
   AVRational input_time_base(int input) const {
@@ -121,8 +121,7 @@ struct SegmentMuxer::Impl {
     }
     // Rounded up so no stream's first packet lands before 0. (Every MPEG-TS stream has the same
     // 90 kHz time base, so in practice this is exact.)
-    int64_t shift = av_rescale_q_rnd(timeline_offset, timeline_offset_time_base, time_base,
-                                     AV_ROUND_UP);
+    int64_t shift = av_rescale_q_rnd(timeline_offset, timeline_offset_time_base, time_base, AV_ROUND_UP);
     if (packet.pts != AV_NOPTS_VALUE) {
       packet.pts += shift;
     }
@@ -142,8 +141,7 @@ struct SegmentMuxer::Impl {
       if (stream == nullptr) {
         return fail(media_error_from_av(AVERROR(ENOMEM), "cannot add a stream to the muxer"));
       }
-      if (int ret = avcodec_parameters_copy(stream->codecpar, carried.codec_parameters.get());
-          ret < 0) {
+      if (int ret = avcodec_parameters_copy(stream->codecpar, carried.codec_parameters.get()); ret < 0) {
         return fail(media_error_from_av(ret, "cannot copy codec parameters"));
       }
       // A tag from the source container may mean nothing (or something else) in MPEG-TS.
@@ -155,8 +153,7 @@ struct SegmentMuxer::Impl {
     if (buffer == nullptr) {
       return fail(media_error_from_av(AVERROR(ENOMEM), "cannot allocate the muxer's buffer"));
     }
-    AvIoContextPtr new_io{
-        avio_alloc_context(buffer, io_buffer_size, 1, this, nullptr, &write_to_sink, nullptr)};
+    AvIoContextPtr new_io{avio_alloc_context(buffer, io_buffer_size, 1, this, nullptr, &write_to_sink, nullptr)};
     if (!new_io) {
       av_free(buffer);
       return fail(media_error_from_av(AVERROR(ENOMEM), "cannot allocate the muxer's I/O"));
@@ -300,8 +297,7 @@ SegmentMuxer::SegmentMuxer(SegmentMuxer&&) noexcept = default;
 SegmentMuxer& SegmentMuxer::operator=(SegmentMuxer&&) noexcept = default;
 SegmentMuxer::~SegmentMuxer() = default;
 
-tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(std::span<const InputStream> inputs,
-                                                            SegmentSink& sink) {
+tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(std::span<const InputStream> inputs, SegmentSink& sink) {
   auto impl = std::make_unique<Impl>();
   impl->sink = &sink;
   impl->scratch = make_av_packet();
@@ -347,8 +343,7 @@ tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(std::span<const Inpu
   return SegmentMuxer{std::move(impl)};
 }
 
-tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(const AVFormatContext& input,
-                                                            SegmentSink& sink) {
+tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(const AVFormatContext& input, SegmentSink& sink) {
   std::vector<InputStream> inputs;
   inputs.reserve(input.nb_streams);
   for (unsigned i = 0; i < input.nb_streams; ++i) {
@@ -356,14 +351,12 @@ tl::expected<SegmentMuxer, MediaError> SegmentMuxer::create(const AVFormatContex
     // Cover art is a one-packet "video" stream: taken as the reference it would put the whole
     // input into a single segment.
     const bool attached_picture = (stream->disposition & AV_DISPOSITION_ATTACHED_PIC) != 0;
-    inputs.push_back(
-        InputStream{attached_picture ? nullptr : stream->codecpar, stream->time_base});
+    inputs.push_back(InputStream{attached_picture ? nullptr : stream->codecpar, stream->time_base});
   }
   return create(inputs, sink);
 }
 
-tl::expected<void, MediaError> SegmentMuxer::write(const AVPacket& packet,
-                                                   int input_stream_index) {
+tl::expected<void, MediaError> SegmentMuxer::write(const AVPacket& packet, int input_stream_index) {
   return impl_->write(packet, input_stream_index);
 }
 

@@ -22,15 +22,11 @@ namespace {
 
 int read_byte_stream(void* opaque, std::uint8_t* buffer, int size) {
   auto& stream = *static_cast<ByteStream*>(opaque);
-  const ByteStream::ReadResult result =
-      stream.read(std::span<std::uint8_t>(buffer, static_cast<std::size_t>(size)));
+  const ByteStream::ReadResult result = stream.read(std::span<std::uint8_t>(buffer, static_cast<std::size_t>(size)));
   switch (result.status) {
-    case ByteStream::ReadStatus::data:
-      return static_cast<int>(result.bytes);
-    case ByteStream::ReadStatus::end:
-      return AVERROR_EOF;
-    case ByteStream::ReadStatus::aborted:
-      break;
+    case ByteStream::ReadStatus::data: return static_cast<int>(result.bytes);
+    case ByteStream::ReadStatus::end: return AVERROR_EOF;
+    case ByteStream::ReadStatus::aborted: break;
   }
   return AVERROR_EXIT;
 }
@@ -84,9 +80,8 @@ VideoStreamMetadata video_metadata(const AVStream& stream, const AVCodecContext&
     meta.dar = nonzero(dar);
   }
   // PyAV has no format object (None) while the pixel format is unknown.
-  meta.format = pix_fmt != nullptr ? fmt::format("<av.VideoFormat {}, {}x{}>", pix_fmt,
-                                                 codec.width, codec.height)
-                                   : "None";
+  meta.format =
+      pix_fmt != nullptr ? fmt::format("<av.VideoFormat {}, {}x{}>", pix_fmt, codec.width, codec.height) : "None";
   meta.target_width = target.width;
   meta.target_height = target.height;
   return meta;
@@ -107,25 +102,17 @@ AudioStreamMetadata audio_metadata(const AVStream& stream, const AVCodecContext&
 
 std::optional<DType> sample_dtype(AVSampleFormat format) {
   switch (av_get_packed_sample_fmt(format)) {
-    case AV_SAMPLE_FMT_U8:
-      return DType::uint8;
-    case AV_SAMPLE_FMT_S16:
-      return DType::int16;
-    case AV_SAMPLE_FMT_S32:
-      return DType::int32;
-    case AV_SAMPLE_FMT_S64:
-      return DType::int64;
-    case AV_SAMPLE_FMT_FLT:
-      return DType::float32;
-    case AV_SAMPLE_FMT_DBL:
-      return DType::float64;
-    default:
-      return std::nullopt;
+    case AV_SAMPLE_FMT_U8: return DType::uint8;
+    case AV_SAMPLE_FMT_S16: return DType::int16;
+    case AV_SAMPLE_FMT_S32: return DType::int32;
+    case AV_SAMPLE_FMT_S64: return DType::int64;
+    case AV_SAMPLE_FMT_FLT: return DType::float32;
+    case AV_SAMPLE_FMT_DBL: return DType::float64;
+    default: return std::nullopt;
   }
 }
 
-tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame,
-                                                        AVRational time_base, TensorPool& pool) {
+tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame, AVRational time_base, TensorPool& pool) {
   const auto format = static_cast<AVSampleFormat>(frame.format);
   const std::optional<DType> dtype = sample_dtype(format);
   const int channels = frame.ch_layout.nb_channels;
@@ -140,14 +127,12 @@ tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame,
     const std::size_t plane_bytes = sample_bytes * static_cast<std::size_t>(frame.nb_samples);
     auto* destination = static_cast<std::uint8_t*>(out.samples.data());
     for (int c = 0; c < channels; ++c) {
-      std::memcpy(destination + plane_bytes * static_cast<std::size_t>(c), frame.extended_data[c],
-                  plane_bytes);
+      std::memcpy(destination + plane_bytes * static_cast<std::size_t>(c), frame.extended_data[c], plane_bytes);
     }
   } else {
     const std::int64_t values = static_cast<std::int64_t>(frame.nb_samples) * channels;
     out.samples = pool.acquire({1, values}, *dtype);
-    std::memcpy(out.samples.data(), frame.extended_data[0],
-                sample_bytes * static_cast<std::size_t>(values));
+    std::memcpy(out.samples.data(), frame.extended_data[0], sample_bytes * static_cast<std::size_t>(values));
   }
   out.nb_samples = frame.nb_samples;
   out.format = av_get_sample_fmt_name(format);
@@ -204,8 +189,7 @@ tl::expected<void, MediaError> StreamDecoder::run(ByteStream& input) {
   }
   // Declared before the format context so it outlives it: the demuxer reads through it to the
   // very end, and custom AVIO is never freed by avformat_close_input.
-  AvIoContextPtr io{avio_alloc_context(buffer, buffer_size, 0, &input, read_byte_stream, nullptr,
-                                       nullptr)};
+  AvIoContextPtr io{avio_alloc_context(buffer, buffer_size, 0, &input, read_byte_stream, nullptr, nullptr)};
   if (!io) {
     av_free(buffer);
     return tl::unexpected(media_error_from_av(AVERROR(ENOMEM), "cannot allocate AVIO"));
@@ -321,8 +305,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
 
   auto packet_demuxed = std::chrono::steady_clock::now();
   // Pulls every frame the decoder has ready; EAGAIN/EOF simply mean "no more for now".
-  auto receive_frames = [&](AVCodecContext& decoder,
-                            bool is_video) -> tl::expected<void, MediaError> {
+  auto receive_frames = [&](AVCodecContext& decoder, bool is_video) -> tl::expected<void, MediaError> {
     for (;;) {
       const int ret = avcodec_receive_frame(&decoder, frame.get());
       if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) {
@@ -351,8 +334,8 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
         }
         ++stats_.video_frames_delivered;
         if (callbacks_.on_video) {
-          callbacks_.on_video(DecodedVideoFrame{std::move(*tensor), frame->pts,
-                                                video_stream->time_base, packet_demuxed});
+          callbacks_.on_video(
+              DecodedVideoFrame{std::move(*tensor), frame->pts, video_stream->time_base, packet_demuxed});
         }
       } else {
         auto audio = audio_frame(*frame, audio_stream->time_base, audio_pool);
@@ -367,8 +350,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
     }
   };
 
-  auto send_and_receive = [&](const AVPacket& to_send,
-                              bool is_video) -> tl::expected<void, MediaError> {
+  auto send_and_receive = [&](const AVPacket& to_send, bool is_video) -> tl::expected<void, MediaError> {
     AVCodecContext& decoder = is_video ? *video_decoder : *audio_decoder;
     if (is_video) {
       ++stats_.video_packets;

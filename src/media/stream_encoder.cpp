@@ -46,8 +46,7 @@ struct AvDictionaryGuard {
 }  // namespace
 
 struct StreamEncoder::Impl {
-  Impl(StreamEncoderOptions options_in, SegmentSink& sink_in)
-      : options(std::move(options_in)), sink(sink_in) {}
+  Impl(StreamEncoderOptions options_in, SegmentSink& sink_in) : options(std::move(options_in)), sink(sink_in) {}
 
   bool audio_enabled() const { return options.with_audio && !options.audio_codec.empty(); }
 
@@ -78,7 +77,7 @@ struct StreamEncoder::Impl {
   std::string video_encoder;  // the one that opened
   std::unique_ptr<SwsContext, SwsContextDeleter> scaler;
   AvPacketPtr packet = make_av_packet();
-  AvFramePtr yuv;                   // reused from frame to frame (x264 copies what it keeps)
+  AvFramePtr yuv;                    // reused from frame to frame (x264 copies what it keeps)
   std::vector<std::int16_t> levels;  // tensor_to_yuv420's scratch rows
   std::vector<std::uint8_t> rgb;     // the picture as RGB24 when it must be resized
 
@@ -100,14 +99,13 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_video(int width, int he
       spdlog::info("video encoder: h264_nvenc (NVENC) at {}x{}", width, height);
       return {};
     }
-    spdlog::warn("NVENC unavailable ({}): video encoder: {} at {}x{}", hardware.error().message,
-                 options.video_codec, width, height);
+    spdlog::warn("NVENC unavailable ({}): video encoder: {} at {}x{}", hardware.error().message, options.video_codec,
+                 width, height);
   }
   return open_video_encoder(options.video_codec, width, height);
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std::string& name,
-                                                                      int width, int height) {
+tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std::string& name, int width, int height) {
   const AVCodec* codec = avcodec_find_encoder_by_name(name.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_VIDEO) {
     return tl::unexpected(media_error(fmt::format("no video encoder named '{}'", name)));
@@ -146,8 +144,8 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std
   }
   if (int result = avcodec_open2(video.get(), codec, &settings.dictionary); result < 0) {
     video.reset();
-    return tl::unexpected(media_error_from_av(
-        result, fmt::format("cannot open video encoder {} at {}x{}", name, width, height)));
+    return tl::unexpected(
+        media_error_from_av(result, fmt::format("cannot open video encoder {} at {}x{}", name, width, height)));
   }
   video_encoder = name;
   return {};
@@ -156,8 +154,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_video_encoder(const std
 tl::expected<void, MediaError> StreamEncoder::Impl::open_audio() {
   const AVCodec* codec = avcodec_find_encoder_by_name(options.audio_codec.c_str());
   if (codec == nullptr || codec->type != AVMEDIA_TYPE_AUDIO) {
-    return tl::unexpected(
-        media_error(fmt::format("no audio encoder named '{}'", options.audio_codec)));
+    return tl::unexpected(media_error(fmt::format("no audio encoder named '{}'", options.audio_codec)));
   }
   audio.reset(avcodec_alloc_context3(codec));
   if (!audio) return tl::unexpected(media_error("out of memory for the audio encoder"));
@@ -174,8 +171,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open_audio() {
   }
   // Encoders with a variable frame size report 0; 20 ms is Opus's and a sane chunk otherwise.
   const int frame_size = audio->frame_size > 0 ? audio->frame_size : audio_sample_rate / 50;
-  rechunker = std::make_unique<AudioRechunker>(audio_sample_rate, audio->sample_fmt,
-                                               audio->ch_layout, frame_size);
+  rechunker = std::make_unique<AudioRechunker>(audio_sample_rate, audio->sample_fmt, audio->ch_layout, frame_size);
   return {};
 }
 
@@ -187,8 +183,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open(RgbSize first_frame) {
   width &= ~1;
   height &= ~1;
   if (width < 2 || height < 2) {
-    return tl::unexpected(
-        media_error(fmt::format("output size {}x{} is too small to encode", width, height)));
+    return tl::unexpected(media_error(fmt::format("output size {}x{} is too small to encode", width, height)));
   }
   if (auto opened = open_video(width, height); !opened) return fail(opened.error());
   if (audio_enabled()) {
@@ -211,8 +206,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::open(RgbSize first_frame) {
   return {};
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::drain(AVCodecContext& context,
-                                                          int stream_index) {
+tl::expected<void, MediaError> StreamEncoder::Impl::drain(AVCodecContext& context, int stream_index) {
   for (;;) {
     const int result = avcodec_receive_packet(&context, packet.get());
     if (result == AVERROR(EAGAIN) || result == AVERROR_EOF) return {};
@@ -245,20 +239,19 @@ tl::expected<AVFrame*, MediaError> StreamEncoder::Impl::writable_picture() {
   return yuv.get();
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor& source,
-                                                                   std::int64_t pts, bool key) {
+tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor& source, std::int64_t pts, bool key) {
   auto writable = writable_picture();
   if (!writable) return fail(writable.error());
   AVFrame* picture = *writable;
   const int source_width = static_cast<int>(source.size(1));
   const int source_height = static_cast<int>(source.size(0));
   if ((source_width & ~1) == video->width && (source_height & ~1) == video->height) {
-    // Same size, or one odd column/row more: only the even part is read (the crop of docs/compatibility.md Q30). Upstream
-    // never needs this for the first frame, but it also avoids its round trip (docs/compatibility.md Q9) through
-    // 640x480 that blurs the first frame.
-    tensor_to_yuv420(source, {picture->data[0], picture->data[1], picture->data[2],
-                              picture->linesize[0], picture->linesize[1], picture->linesize[2],
-                              video->width, video->height},
+    // Same size, or one odd column/row more: only the even part is read (the crop of docs/compatibility.md Q30).
+    // Upstream never needs this for the first frame, but it also avoids its round trip (docs/compatibility.md Q9)
+    // through 640x480 that blurs the first frame.
+    tensor_to_yuv420(source,
+                     {picture->data[0], picture->data[1], picture->data[2], picture->linesize[0], picture->linesize[1],
+                      picture->linesize[2], video->width, video->height},
                      levels);
   } else {
     // Upstream resizes with PIL's LANCZOS; swscale's bilinear is softer but much cheaper, and a
@@ -266,9 +259,8 @@ tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor&
     ++stats.video_frames_resized;
     auto size = tensor_to_rgb24(source, rgb);
     if (!size) return tl::unexpected(size.error());
-    scaler.reset(sws_getCachedContext(scaler.release(), size->width, size->height,
-                                      AV_PIX_FMT_RGB24, video->width, video->height,
-                                      AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
+    scaler.reset(sws_getCachedContext(scaler.release(), size->width, size->height, AV_PIX_FMT_RGB24, video->width,
+                                      video->height, AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr));
     if (!scaler) return fail(media_error("cannot set up the RGB to YUV conversion"));
     const std::uint8_t* rows[4] = {rgb.data(), nullptr, nullptr, nullptr};
     const int row_bytes[4] = {size->width * 3, 0, 0, 0};
@@ -298,8 +290,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::send_audio(bool flush) {
   }
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::encode_audio_now(
-    const DecodedAudioFrame& frame) {
+tl::expected<void, MediaError> StreamEncoder::Impl::encode_audio_now(const DecodedAudioFrame& frame) {
   if (!audio_started) {
     if (valid_time_base(frame.time_base)) {
       const std::int64_t offset = to_out_time(frame.pts, frame.time_base) - *first_video_ts;
@@ -320,8 +311,7 @@ tl::expected<void, MediaError> StreamEncoder::Impl::encode_audio_now(
 }
 
 void StreamEncoder::Impl::flush_buffered_audio() {
-  const std::int64_t oldest_kept =
-      *first_video_ts - std::llround(av_sync_seconds * out_time_base.den);
+  const std::int64_t oldest_kept = *first_video_ts - std::llround(av_sync_seconds * out_time_base.den);
   while (!buffered_audio.empty() && !failed) {
     DecodedAudioFrame frame = std::move(buffered_audio.front());
     buffered_audio.pop_front();
@@ -353,8 +343,7 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
   ++s.stats.video_frames_in;
   if (!valid_time_base(time_base)) {
     ++s.stats.video_dropped_invalid;
-    return tl::unexpected(media_error(
-        fmt::format("video frame with time base {}/{}", time_base.num, time_base.den)));
+    return tl::unexpected(media_error(fmt::format("video frame with time base {}/{}", time_base.num, time_base.den)));
   }
   // A CUDA tensor (from a C++ processor working on GPU frames) comes to the host for x264.
   Tensor on_host = tensor;
@@ -384,8 +373,7 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
   // dropped. Upstream gives up on the stream after 100 such drops (docs/compatibility.md Q34); here they are counted.
   if (!s.buffered_audio.empty()) {
     const DecodedAudioFrame& head = s.buffered_audio.front();
-    if (valid_time_base(head.time_base) &&
-        to_out_time(head.pts, head.time_base) - out_pts > sync_window) {
+    if (valid_time_base(head.time_base) && to_out_time(head.pts, head.time_base) - out_pts > sync_window) {
       ++s.stats.video_dropped_av_sync;
       return {};
     }
@@ -393,8 +381,8 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
   // x264 and the muxer need increasing timestamps; upstream would fail in the muxer instead.
   if (s.last_video_pts && out_pts <= *s.last_video_pts) {
     ++s.stats.video_dropped_pts_not_increasing;
-    return tl::unexpected(media_error(fmt::format(
-        "video pts {} (1/90000) does not follow the previous {}", out_pts, *s.last_video_pts)));
+    return tl::unexpected(
+        media_error(fmt::format("video pts {} (1/90000) does not follow the previous {}", out_pts, *s.last_video_pts)));
   }
   const std::int64_t gop = std::llround(s.options.gop_seconds * out_time_base.den);
   const bool key = !s.last_forced_key || out_pts - *s.last_forced_key >= gop;

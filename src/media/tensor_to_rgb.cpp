@@ -15,9 +15,7 @@
 namespace trickle {
 namespace {
 
-std::string shape_text(const Tensor::Shape& shape) {
-  return fmt::format("[{}]", fmt::join(shape, ", "));
-}
+std::string shape_text(const Tensor::Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 // Rounding (colour_levels.hpp), not truncation as upstream's .byte() does: a decoded level k
 // arrives as k/255 in float32, and k/255 * 255 can land just below k, which truncation would turn
@@ -86,49 +84,45 @@ tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor) {
     return tl::unexpected(media_error("video tensor is not in CPU memory"));
   }
   if (tensor.dtype() != DType::float32 && tensor.dtype() != DType::uint8) {
-    return tl::unexpected(media_error(fmt::format(
-        "video tensor has dtype {}; expected float32 in [0, 1] or uint8",
-        dtype_name(tensor.dtype()))));
+    return tl::unexpected(media_error(
+        fmt::format("video tensor has dtype {}; expected float32 in [0, 1] or uint8", dtype_name(tensor.dtype()))));
   }
   Tensor hwc = tensor;
   if (hwc.dim() == 4) {
     if (hwc.size(0) != 1) {
-      return tl::unexpected(media_error(fmt::format(
-          "video tensor of shape {} has a batch of {}; expected [1, H, W, C] or [H, W, C]",
-          shape_text(tensor.shape()), hwc.size(0))));
+      return tl::unexpected(
+          media_error(fmt::format("video tensor of shape {} has a batch of {}; expected [1, H, W, C] or [H, W, C]",
+                                  shape_text(tensor.shape()), hwc.size(0))));
     }
     hwc = hwc.squeeze(0);
   }
   if (hwc.dim() != 3) {
-    return tl::unexpected(media_error(fmt::format(
-        "video tensor of shape {} has rank {}; expected [1, H, W, C] or [H, W, C]",
-        shape_text(tensor.shape()), tensor.dim())));
+    return tl::unexpected(
+        media_error(fmt::format("video tensor of shape {} has rank {}; expected [1, H, W, C] or [H, W, C]",
+                                shape_text(tensor.shape()), tensor.dim())));
   }
   const std::int64_t channels = hwc.size(2);
   if (channels != 1 && channels != 3 && channels != 4) {
-    return tl::unexpected(media_error(fmt::format(
-        "video tensor of shape {} has {} channels in its last dimension; expected HWC with 1, 3 "
-        "or 4 channels (a CHW tensor must be permuted to HWC)",
-        shape_text(tensor.shape()), channels)));
+    return tl::unexpected(media_error(
+        fmt::format("video tensor of shape {} has {} channels in its last dimension; expected HWC with 1, 3 "
+                    "or 4 channels (a CHW tensor must be permuted to HWC)",
+                    shape_text(tensor.shape()), channels)));
   }
   const std::int64_t height = hwc.size(0);
   const std::int64_t width = hwc.size(1);
   if (height <= 0 || width <= 0) {
-    return tl::unexpected(
-        media_error(fmt::format("video tensor of shape {} is empty", shape_text(tensor.shape()))));
+    return tl::unexpected(media_error(fmt::format("video tensor of shape {} is empty", shape_text(tensor.shape()))));
   }
   // Bounded well below int so swscale's int sizes and strides cannot overflow.
   constexpr std::int64_t max_side = 1 << 14;
   if (height > max_side || width > max_side) {
-    return tl::unexpected(media_error(fmt::format(
-        "video tensor of shape {} is larger than {} pixels on a side", shape_text(tensor.shape()),
-        max_side)));
+    return tl::unexpected(media_error(fmt::format("video tensor of shape {} is larger than {} pixels on a side",
+                                                  shape_text(tensor.shape()), max_side)));
   }
   return hwc;
 }
 
-tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor,
-                                                  std::vector<std::uint8_t>& rgb) {
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor, std::vector<std::uint8_t>& rgb) {
   auto picture = encodable_picture(tensor);
   if (!picture) return tl::unexpected(picture.error());
   const Tensor& hwc = *picture;

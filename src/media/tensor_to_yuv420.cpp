@@ -22,8 +22,8 @@ struct LevelRow {
 
 // Any layout: strided, grey (channel 0 for all three), RGBA (alpha never read), either dtype.
 template <typename T>
-void any_row_levels(const T* row, std::int64_t column_stride, std::int64_t channel_stride,
-                    std::int64_t channels, int width, const LevelRow& out) {
+void any_row_levels(const T* row, std::int64_t column_stride, std::int64_t channel_stride, std::int64_t channels,
+                    int width, const LevelRow& out) {
   const std::int64_t channel_step = channels == 1 ? 0 : channel_stride;
   for (int x = 0; x < width; ++x) {
     const T* pixel = row + x * column_stride;
@@ -59,9 +59,9 @@ void packed_float_row_levels(const float* row, int width, const LevelRow& out) {
     __m128i r[2], g[2], b[2];
     for (int k = 0; k < 2; ++k) {
       const float* p = row + 3 * (x + 4 * k);
-      const __m128 a = _mm_loadu_ps(p);      // r0 g0 b0 r1
-      const __m128 m = _mm_loadu_ps(p + 4);  // g1 b1 r2 g2
-      const __m128 c = _mm_loadu_ps(p + 8);  // b2 r3 g3 b3
+      const __m128 a = _mm_loadu_ps(p);                                     // r0 g0 b0 r1
+      const __m128 m = _mm_loadu_ps(p + 4);                                 // g1 b1 r2 g2
+      const __m128 c = _mm_loadu_ps(p + 8);                                 // b2 r3 g3 b3
       const __m128 middle = _mm_shuffle_ps(m, c, _MM_SHUFFLE(1, 0, 3, 2));  // r2 g2 b2 r3
       const __m128 front = _mm_shuffle_ps(a, m, _MM_SHUFFLE(1, 0, 2, 1));   // g0 b0 g1 b1
       const __m128 greens = _mm_shuffle_ps(m, c, _MM_SHUFFLE(2, 2, 3, 3));  // g2 g2 g3 g3
@@ -115,9 +115,7 @@ void luma_row(const LevelRow& in, int width, const YcbcrWeights& w, std::uint8_t
   const __m128i rounding = _mm_set1_epi16(128);
   const __m128i offset = _mm_set1_epi16(16);
   const auto eight = [&](int at) {
-    const auto load = [at](const std::int16_t* p) {
-      return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at));
-    };
+    const auto load = [at](const std::int16_t* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + at)); };
     __m128i sum = _mm_add_epi16(_mm_mullo_epi16(load(in.r), wr), _mm_mullo_epi16(load(in.g), wg));
     sum = _mm_add_epi16(_mm_add_epi16(sum, _mm_mullo_epi16(load(in.b), wb)), rounding);
     return _mm_add_epi16(_mm_srli_epi16(sum, 8), offset);
@@ -131,8 +129,8 @@ void luma_row(const LevelRow& in, int width, const YcbcrWeights& w, std::uint8_t
 
 // Cb and Cr of one row of 2x2 blocks (rows `upper` and `lower`). The weighted sums stay within
 // ±28815 + 128: exact in signed 16 bits, hence the arithmetic shift.
-void chroma_row(const LevelRow& upper, const LevelRow& lower, int chroma_width,
-                const YcbcrWeights& w, std::uint8_t* u, std::uint8_t* v) {
+void chroma_row(const LevelRow& upper, const LevelRow& lower, int chroma_width, const YcbcrWeights& w, std::uint8_t* u,
+                std::uint8_t* v) {
   int x = 0;
 #if defined(__SSE2__)
   const __m128i ones = _mm_set1_epi16(1);
@@ -140,9 +138,8 @@ void chroma_row(const LevelRow& upper, const LevelRow& lower, int chroma_width,
   // The average colour of eight blocks (sixteen columns of both rows) of one channel.
   const auto averages = [&](const std::int16_t* above, const std::int16_t* below, int at) {
     const auto pair_sums = [&](int column) {
-      const __m128i columns = _mm_add_epi16(
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(above + column)),
-          _mm_loadu_si128(reinterpret_cast<const __m128i*>(below + column)));
+      const __m128i columns = _mm_add_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(above + column)),
+                                            _mm_loadu_si128(reinterpret_cast<const __m128i*>(below + column)));
       return _mm_srai_epi32(_mm_add_epi32(_mm_madd_epi16(columns, ones), two), 2);
     };
     return _mm_packs_epi32(pair_sums(2 * at), pair_sums(2 * at + 8));
@@ -177,21 +174,18 @@ void chroma_row(const LevelRow& upper, const LevelRow& lower, int chroma_width,
 
 }  // namespace
 
-void tensor_to_yuv420(const Tensor& picture, const Yuv420Planes& out,
-                      std::vector<std::int16_t>& scratch) {
+void tensor_to_yuv420(const Tensor& picture, const Yuv420Planes& out, std::vector<std::int16_t>& scratch) {
   const std::size_t width = static_cast<std::size_t>(out.width);
   scratch.resize(6 * width);
   const LevelRow upper{scratch.data(), scratch.data() + width, scratch.data() + 2 * width};
-  const LevelRow lower{scratch.data() + 3 * width, scratch.data() + 4 * width,
-                       scratch.data() + 5 * width};
+  const LevelRow lower{scratch.data() + 3 * width, scratch.data() + 4 * width, scratch.data() + 5 * width};
   const YcbcrWeights weights = ycbcr_weights(false);
   for (int y = 0; y + 1 < out.height; y += 2) {
     row_levels(picture, y, out.width, upper);
     row_levels(picture, y + 1, out.width, lower);
     luma_row(upper, out.width, weights, out.y + static_cast<std::ptrdiff_t>(y) * out.y_stride);
     luma_row(lower, out.width, weights, out.y + static_cast<std::ptrdiff_t>(y + 1) * out.y_stride);
-    chroma_row(upper, lower, out.width / 2, weights,
-               out.u + static_cast<std::ptrdiff_t>(y / 2) * out.u_stride,
+    chroma_row(upper, lower, out.width / 2, weights, out.u + static_cast<std::ptrdiff_t>(y / 2) * out.u_stride,
                out.v + static_cast<std::ptrdiff_t>(y / 2) * out.v_stride);
   }
 }

@@ -37,30 +37,26 @@ std::size_t aligned_stride(int width, std::size_t pixel_bytes) {
 
 }  // namespace
 
-void VideoFrameConverter::SwsDeleter::operator()(SwsContext* context) const noexcept {
-  sws_freeContext(context);
-}
+void VideoFrameConverter::SwsDeleter::operator()(SwsContext* context) const noexcept { sws_freeContext(context); }
 
 VideoFrameConverter::VideoFrameConverter(VideoTensorFormat format, std::size_t pool_idle_buffers)
     : format_(format), pool_(pool_idle_buffers) {}
 
 VideoFrameConverter::~VideoFrameConverter() = default;
 
-tl::expected<void, MediaError> VideoFrameConverter::prepare_scaler(const AVFrame& frame, int width,
-                                                                   int height,
+tl::expected<void, MediaError> VideoFrameConverter::prepare_scaler(const AVFrame& frame, int width, int height,
                                                                    AVPixelFormat output) {
   // sws_getCachedContext keeps the context while source and destination stay the same and
   // rebuilds it on a resolution or format change mid-stream.
-  SwsContext* context = sws_getCachedContext(
-      scaler_.release(), frame.width, frame.height, static_cast<AVPixelFormat>(frame.format),
-      width, height, output, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  SwsContext* context =
+      sws_getCachedContext(scaler_.release(), frame.width, frame.height, static_cast<AVPixelFormat>(frame.format),
+                           width, height, output, SWS_BILINEAR, nullptr, nullptr, nullptr);
   scaler_.reset(context);
   if (context == nullptr) {
     const char* name = av_get_pix_fmt_name(static_cast<AVPixelFormat>(frame.format));
-    return tl::unexpected(media_error(fmt::format("cannot scale {}x{} {} to {}x{} {}",
-                                                  frame.width, frame.height,
-                                                  name != nullptr ? name : "?", width, height,
-                                                  av_get_pix_fmt_name(output))));
+    return tl::unexpected(
+        media_error(fmt::format("cannot scale {}x{} {} to {}x{} {}", frame.width, frame.height,
+                                name != nullptr ? name : "?", width, height, av_get_pix_fmt_name(output))));
   }
   // Upstream takes the YUV matrix from the frame (unspecified means BT.601, libswscale's default)
   // and leaves the range to libswscale, which reads it from the pixel format.
@@ -71,14 +67,14 @@ tl::expected<void, MediaError> VideoFrameConverter::prepare_scaler(const AVFrame
   int brightness = 0;
   int contrast = 0;
   int saturation = 0;
-  if (sws_getColorspaceDetails(context, &inverse_table, &source_range, &table, &destination_range,
-                               &brightness, &contrast, &saturation) >= 0) {
+  if (sws_getColorspaceDetails(context, &inverse_table, &source_range, &table, &destination_range, &brightness,
+                               &contrast, &saturation) >= 0) {
     // The context keeps its own copy of the table, so compare values; re-setting them on every
     // frame would rebuild libswscale's lookup tables each time.
     const int* wanted = sws_getCoefficients(frame.colorspace);
     if (std::memcmp(wanted, inverse_table, 4 * sizeof(int)) != 0) {
-      sws_setColorspaceDetails(context, wanted, source_range, table, destination_range, brightness,
-                               contrast, saturation);
+      sws_setColorspaceDetails(context, wanted, source_range, table, destination_range, brightness, contrast,
+                               saturation);
     }
   }
   return {};
@@ -93,8 +89,8 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
   }
   const CoverCrop geometry = cover_crop(frame.width, frame.height, format_.width, format_.height);
   if (geometry.scaled_width <= 0 || geometry.scaled_height <= 0) {
-    return tl::unexpected(media_error(fmt::format("{}x{} is too thin to cover {}x{}", frame.width,
-                                                  frame.height, format_.width, format_.height)));
+    return tl::unexpected(media_error(
+        fmt::format("{}x{} is too thin to cover {}x{}", frame.width, frame.height, format_.width, format_.height)));
   }
   // Upstream scales to rgba and drops alpha, but converts a picture already at the target size to
   // rgb24: libswscale's rgba and rgb24 writers round differently (up to 5 levels apart), so each
@@ -117,11 +113,9 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
   const std::size_t target_stride = static_cast<std::size_t>(target_width) * 3;
   if (!scaling && format_.dtype == DType::uint8) {
     // Nothing to scale, crop or convert: libswscale writes the output tensor itself.
-    std::uint8_t* planes[4] = {static_cast<std::uint8_t*>(tensor.data()), nullptr, nullptr,
-                               nullptr};
+    std::uint8_t* planes[4] = {static_cast<std::uint8_t*>(tensor.data()), nullptr, nullptr, nullptr};
     int strides[4] = {static_cast<int>(target_stride), 0, 0, 0};
-    const int rows = sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes,
-                               strides);
+    const int rows = sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes, strides);
     if (rows != target_height) {
       return tl::unexpected(media_error_from_av(rows < 0 ? rows : AVERROR_BUG, "sws_scale"));
     }
@@ -134,8 +128,7 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
   scratch_.resize(scratch_stride * (static_cast<std::size_t>(geometry.scaled_height) + 1));
   std::uint8_t* planes[4] = {scratch_.data(), nullptr, nullptr, nullptr};
   int strides[4] = {static_cast<int>(scratch_stride), 0, 0, 0};
-  const int rows =
-      sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes, strides);
+  const int rows = sws_scale(scaler_.get(), frame.data, frame.linesize, 0, frame.height, planes, strides);
   if (rows != geometry.scaled_height) {
     return tl::unexpected(media_error_from_av(rows < 0 ? rows : AVERROR_BUG, "sws_scale"));
   }
@@ -147,12 +140,10 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
   const auto& levels = unit_levels();
   for (int y = 0; y < target_height; ++y) {
     const int source_y = geometry.crop_y + y;
-    const bool inside = source_y >= 0 && source_y < geometry.scaled_height &&
-                        first_column < end_column;
-    const std::uint8_t* source =
-        inside ? scratch_.data() + static_cast<std::size_t>(source_y) * scratch_stride +
-                     static_cast<std::size_t>(geometry.crop_x + first_column) * pixel_bytes
-               : nullptr;
+    const bool inside = source_y >= 0 && source_y < geometry.scaled_height && first_column < end_column;
+    const std::uint8_t* source = inside ? scratch_.data() + static_cast<std::size_t>(source_y) * scratch_stride +
+                                              static_cast<std::size_t>(geometry.crop_x + first_column) * pixel_bytes
+                                        : nullptr;
     const std::size_t row_begin = static_cast<std::size_t>(y) * target_stride;
     const std::size_t lead = static_cast<std::size_t>(first_column) * 3;
     const std::size_t columns = inside ? static_cast<std::size_t>(end_column - first_column) : 0;

@@ -6,19 +6,14 @@ namespace trickle {
 
 namespace {
 
-bool reliable_pes_framing(AVCodecID codec) {
-  return codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_HEVC;
-}
+bool reliable_pes_framing(AVCodecID codec) { return codec == AV_CODEC_ID_H264 || codec == AV_CODEC_ID_HEVC; }
 
 // Decode order of a packet, the decode time where there is one.
-std::int64_t order_of(const AVPacket& packet) {
-  return packet.dts != AV_NOPTS_VALUE ? packet.dts : packet.pts;
-}
+std::int64_t order_of(const AVPacket& packet) { return packet.dts != AV_NOPTS_VALUE ? packet.dts : packet.pts; }
 
 }  // namespace
 
-WholeFramePackets::WholeFramePackets(AVFormatContext& context, AVStream& video,
-                                     AVCodecContext& decoder) {
+WholeFramePackets::WholeFramePackets(AVFormatContext& context, AVStream& video, AVCodecContext& decoder) {
   if (context.iformat == nullptr || std::strcmp(context.iformat->name, "mpegts") != 0 ||
       !reliable_pes_framing(video.codecpar->codec_id)) {
     return;

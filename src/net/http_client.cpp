@@ -29,7 +29,8 @@ awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnectio
     co_return http_error(HttpErrc::timeout, fmt::format("connecting to {} timed out", url.authority()));
   }
   if (auto ec = std::get<0>(outcome))
-    co_return http_error(HttpErrc::connect_failed, fmt::format("cannot connect to {}: {}", url.authority(), ec.message()));
+    co_return http_error(HttpErrc::connect_failed,
+                         fmt::format("cannot connect to {}: {}", url.authority(), ec.message()));
   if (!context) co_return std::make_unique<HttpClientConnection>(Transport(std::move(socket)), limits, url.authority());
 
   // The handshake shares the connect deadline: a server that accepts and then says nothing
@@ -54,8 +55,10 @@ static const TlsClientOptions& unchecked() {
   return none;
 }
 
-awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnection::connect(
-    Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits) {
+awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> HttpClientConnection::connect(Executor executor,
+                                                                                           const Url& url,
+                                                                                           Clock::duration timeout,
+                                                                                           HttpLimits limits) {
   return connect(std::move(executor), url, timeout, limits, unchecked());
 }
 
@@ -140,9 +143,8 @@ awaitable<HttpResult<std::string>> HttpClientConnection::read_all(std::size_t li
 }
 
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
-                                                 HttpHeaders headers, std::string_view body,
-                                                 Clock::duration timeout, std::size_t max_body,
-                                                 const TlsClientOptions& tls) {
+                                                 HttpHeaders headers, std::string_view body, Clock::duration timeout,
+                                                 std::size_t max_body, const TlsClientOptions& tls) {
   auto deadline = deadline_after(timeout);
   auto connection = co_await HttpClientConnection::connect(executor, url, timeout, {}, tls);
   if (!connection) co_return tl::unexpected(connection.error());
@@ -167,8 +169,8 @@ awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& u
 namespace trickle::net {
 
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
-                                                 HttpHeaders headers, std::string_view body,
-                                                 Clock::duration timeout, std::size_t max_body) {
+                                                 HttpHeaders headers, std::string_view body, Clock::duration timeout,
+                                                 std::size_t max_body) {
   return http_request(std::move(executor), url, method, std::move(headers), body, timeout, max_body, unchecked());
 }
 

@@ -79,8 +79,8 @@ struct HttpParser::Callbacks {
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > s.limits_.max_body_bytes) {
       s.pending_errc_ = HttpErrc::body_too_large;
-      s.pending_message_ = fmt::format("Content-Length {} over the limit of {} bytes",
-                                       p->content_length, s.limits_.max_body_bytes);
+      s.pending_message_ =
+          fmt::format("Content-Length {} over the limit of {} bytes", p->content_length, s.limits_.max_body_bytes);
       return -1;
     }
     s.state_ = State::body;
@@ -171,8 +171,7 @@ HttpParser::Step HttpParser::feed(std::span<const char> input) {
     head_bytes_ += step.consumed;
     if (head_bytes_ > limits_.max_header_bytes)
       return fail(HttpErrc::header_too_large,
-                  fmt::format("message head over the limit of {} bytes", limits_.max_header_bytes),
-                  step.consumed);
+                  fmt::format("message head over the limit of {} bytes", limits_.max_header_bytes), step.consumed);
   }
   return step;
 }
@@ -193,8 +192,7 @@ HttpParser::Step HttpParser::execute(const char* data, std::size_t size) {
     return fail(pending_errc_, pending_message_.empty() ? "rejected" : pending_message_, consumed);
   }
   return fail(HttpErrc::malformed,
-              fmt::format("{}: {}", llhttp_errno_name(err), llhttp_get_error_reason(parser_.get())),
-              consumed);
+              fmt::format("{}: {}", llhttp_errno_name(err), llhttp_get_error_reason(parser_.get())), consumed);
 }
 
 HttpParser::Step HttpParser::finish() {

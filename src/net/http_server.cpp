@@ -1,5 +1,7 @@
 #include "trickle/net/http_server.hpp"
 
+#include "trickle/net/spawn.hpp"
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -71,8 +73,7 @@ awaitable<HttpResult<void>> ServerResponse::send_interim(int status) {
                                        connection_.limits().write_timeout);
 }
 
-std::string ServerResponse::build_head(int status, HttpHeaders& headers,
-                                       std::optional<std::size_t> content_length) {
+std::string ServerResponse::build_head(int status, HttpHeaders& headers, std::optional<std::size_t> content_length) {
   if (headers.has_token("Connection", "close")) keep_alive_ = false;
   no_body_ = head_only_ || status == 204 || status == 304;
   headers.erase("Content-Length");
@@ -168,7 +169,8 @@ awaitable<HttpResult<void>> ServerResponse::send(int status, HttpHeaders headers
 static std::string endpoint_text(const asio::ip::tcp::socket& socket) {
   std::error_code ec;
   auto endpoint = socket.remote_endpoint(ec);
-  return ec ? std::string("a closed connection") : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
+  return ec ? std::string("a closed connection")
+            : fmt::format("{}:{}", endpoint.address().to_string(), endpoint.port());
 }
 
 // (GCC 12 miscompiles braced header lists written inside co_await expressions; build them here.)
@@ -191,7 +193,8 @@ HttpResult<asio::ip::tcp::endpoint> HttpServer::listen(const std::string& host, 
   if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return http_error(HttpErrc::connect_failed, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
+  if (ec)
+    return http_error(HttpErrc::connect_failed, fmt::format("cannot listen on {}:{}: {}", host, port, ec.message()));
   auto local = acceptor_.local_endpoint(ec);
   port_ = local.port();
   return local;
@@ -204,11 +207,7 @@ HttpResult<void> HttpServer::use_tls(const TlsServerOptions& options) {
   return {};
 }
 
-void HttpServer::start() {
-  asio::co_spawn(executor_, accept_loop(), [](std::exception_ptr e) {
-    if (e) try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("http accept loop: {}", ex.what()); }
-  });
-}
+void HttpServer::start() { spawn(executor_, accept_loop(), "http accept loop"); }
 
 void HttpServer::stop() {
   stopping_ = true;
@@ -229,9 +228,7 @@ awaitable<void> HttpServer::accept_loop() {
       co_await sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    asio::co_spawn(executor_, session(std::move(socket)), [](std::exception_ptr e) {
-      if (e) try { std::rethrow_exception(e); } catch (const std::exception& ex) { spdlog::error("http session: {}", ex.what()); }
-    });
+    spawn(executor_, session(std::move(socket)), "http session");
   }
 }
 
@@ -253,9 +250,9 @@ awaitable<bool> HttpServer::accept_tls(HttpConnection& connection) {
   using namespace asio::experimental::awaitable_operators;
   asio::steady_timer deadline(executor_, limits_.header_timeout);
   std::array<std::uint8_t, 1> first{};
-  auto peeked = co_await (connection.socket().async_receive(asio::buffer(first), asio::socket_base::message_peek,
-                                                            use_nothrow) ||
-                          deadline.async_wait(use_nothrow));
+  auto peeked =
+      co_await (connection.socket().async_receive(asio::buffer(first), asio::socket_base::message_peek, use_nothrow) ||
+                deadline.async_wait(use_nothrow));
   if (peeked.index() == 1 || std::get<0>(std::get<0>(peeked)) || std::get<1>(std::get<0>(peeked)) == 0) co_return false;
   constexpr std::uint8_t tls_handshake_record = 0x16;
   if (first[0] != tls_handshake_record) {
@@ -333,7 +330,8 @@ awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
       failure = e.what();
     }
     if (!*alive) co_return;
-    if (!failure.empty()) spdlog::error("handler for {} {} threw: {}", request.method(), request.head().target, failure);
+    if (!failure.empty())
+      spdlog::error("handler for {} {} threw: {}", request.method(), request.head().target, failure);
     if (!response.finished()) {
       if (!response.started() && connection->is_open()) {
         response.close_after();

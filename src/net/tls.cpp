@@ -42,8 +42,8 @@ TlsContext::~TlsContext() = default;
 // TLS 1.2 is the floor: go-livepeer's server (Go's crypto/tls) and aiohttp both speak 1.2 and 1.3.
 static void common_settings(asio::ssl::context& context) {
   context.set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
-                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
-                      asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
+                      asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1 |
+                      asio::ssl::context::single_dh_use);
 }
 
 HttpResult<std::shared_ptr<TlsContext>> TlsContext::client(const TlsClientOptions& options) {
@@ -62,8 +62,10 @@ HttpResult<std::shared_ptr<TlsContext>> TlsContext::client(const TlsClientOption
   impl->verify = key.first;
   std::error_code ec;
   if (impl->verify) {
-    if (options.ca_file.empty()) impl->context.set_default_verify_paths(ec);
-    else impl->context.load_verify_file(options.ca_file, ec);
+    if (options.ca_file.empty())
+      impl->context.set_default_verify_paths(ec);
+    else
+      impl->context.load_verify_file(options.ca_file, ec);
     if (ec) {
       return http_error(HttpErrc::connect_failed,
                         fmt::format("cannot load the CA bundle {}: {}",

@@ -93,8 +93,10 @@ std::string describe_tls_failure(const std::error_code& ec) {
         reason == SSL_R_HTTP_REQUEST || reason == SSL_R_HTTPS_PROXY_REQUEST)
       return fmt::format("{} (the server does not speak TLS: is it an http:// URL?)", ec.message());
     if (reason == SSL_R_CERTIFICATE_VERIFY_FAILED)
-      return fmt::format("{} (the server's certificate is not trusted: name its CA bundle with --ca or {}, "
-                         "or leave verification off)", ec.message(), env_ca_bundle);
+      return fmt::format(
+          "{} (the server's certificate is not trusted: name its CA bundle with --ca or {}, "
+          "or leave verification off)",
+          ec.message(), env_ca_bundle);
   }
   return ec.message();
 }

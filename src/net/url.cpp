@@ -26,7 +26,8 @@ tl::expected<Url, std::string> Url::parse(std::string_view text) {
     url.port = 443;
   } else {
     if (text.find("://") != std::string_view::npos)
-      return tl::unexpected(fmt::format("unsupported URL scheme in '{}' (only http:// and https:// are supported)", text));
+      return tl::unexpected(
+          fmt::format("unsupported URL scheme in '{}' (only http:// and https:// are supported)", text));
     return tl::unexpected(fmt::format("'{}' is not an http:// or https:// URL", text));
   }
   auto slash = rest.find_first_of("/?");
@@ -72,8 +73,10 @@ std::string Url::to_string() const { return fmt::format("{}://{}{}", scheme(), a
 Url Url::with_path_suffix(std::string_view suffix) const {
   Url out = *this;
   auto query = out.target.find('?');
-  if (query == std::string::npos) out.target.append(suffix);
-  else out.target.insert(query, suffix);
+  if (query == std::string::npos)
+    out.target.append(suffix);
+  else
+    out.target.insert(query, suffix);
   return out;
 }
 

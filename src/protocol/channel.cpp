@@ -35,8 +35,10 @@ void Channel::mark_written(std::int64_t seq) {
 
 Channel::ReadTarget Channel::open_for_read(std::int64_t requested) {
   std::int64_t seq = requested;
-  if (requested == -1) seq = next_write_;
-  else if (requested == -2) seq = next_write_ > 0 ? next_write_ - 1 : 0;
+  if (requested == -1)
+    seq = next_write_;
+  else if (requested == -2)
+    seq = next_write_ > 0 ? next_write_ - 1 : 0;
   if (seq < 0) return {nullptr, seq};
 
   auto& held = slot(seq);

@@ -28,8 +28,7 @@ struct PublisherShared {
 };
 
 struct SegmentWriter::State {
-  State(std::shared_ptr<PublisherShared> p, std::int64_t n)
-      : shared(std::move(p)), seq(n), changed(shared->executor) {}
+  State(std::shared_ptr<PublisherShared> p, std::int64_t n) : shared(std::move(p)), seq(n), changed(shared->executor) {}
 
   enum class Phase { connecting, open, failed, ended };
   std::shared_ptr<PublisherShared> shared;
@@ -39,7 +38,7 @@ struct SegmentWriter::State {
   std::optional<int> status;  // the relay's final answer, once it came
   bool answered = false;      // status is known, or will never be
   bool closing = false;
-  net::AsyncSignal changed;   // phase or answer changed
+  net::AsyncSignal changed;  // phase or answer changed
 
   void set_phase(Phase p) {
     phase = p;
@@ -63,7 +62,7 @@ static void spawn_for(const std::shared_ptr<SegmentWriter::State>& w, awaitable<
 }
 
 static std::shared_ptr<SegmentWriter::State> start_segment(const std::shared_ptr<PublisherShared>& shared,
-                                                            std::int64_t seq) {
+                                                           std::int64_t seq) {
   auto w = std::make_shared<SegmentWriter::State>(shared, seq);
   spawn_for(w, open_segment(w), "opening a segment's POST");
   return w;
@@ -72,8 +71,8 @@ static std::shared_ptr<SegmentWriter::State> start_segment(const std::shared_ptr
 static awaitable<void> open_segment(std::shared_ptr<SegmentWriter::State> w) {
   auto& shared = *w->shared;
   auto target = shared.url.with_path_suffix(fmt::format("/{}", w->seq));
-  auto connection = co_await HttpClientConnection::connect(shared.executor, target, shared.options.connect_timeout,
-                                                           {}, shared.options.tls);
+  auto connection = co_await HttpClientConnection::connect(shared.executor, target, shared.options.connect_timeout, {},
+                                                           shared.options.tls);
   if (!connection) {
     w->answered = true;
     w->set_phase(SegmentWriter::State::Phase::failed);
@@ -143,8 +142,9 @@ SegmentWriter::SegmentWriter(std::shared_ptr<State> state) : state_(std::move(st
 SegmentWriter::~SegmentWriter() {
   // A writer dropped without close() still ends its POST, so the relay closes the segment.
   if (state_ && state_->phase != State::Phase::ended && state_->phase != State::Phase::failed)
-    spawn_for(state_, [](std::shared_ptr<State> w) -> awaitable<void> { co_await finish_segment(w); }(state_),
-              "ending a dropped segment");
+    spawn_for(
+        state_, [](std::shared_ptr<State> w) -> awaitable<void> { co_await finish_segment(w); }(state_),
+        "ending a dropped segment");
 }
 
 std::int64_t SegmentWriter::seq() const { return state_->seq; }
@@ -173,7 +173,7 @@ awaitable<bool> SegmentWriter::close() {
 struct TricklePublisher::State {
   std::shared_ptr<PublisherShared> shared;
   std::int64_t idx = 0;
-  std::shared_ptr<SegmentWriter::State> pending;              // the pre-connected next POST
+  std::shared_ptr<SegmentWriter::State> pending;                // the pre-connected next POST
   std::vector<std::weak_ptr<SegmentWriter::State>> handed_out;  // to wait for at close()
 };
 

@@ -60,8 +60,9 @@ static HttpHeaders closed_headers() {
 RelayServer::RelayServer(net::Executor executor, RelayOptions options)
     : executor_(executor),
       options_(std::move(options)),
-      http_(executor, [this](net::ServerRequest& rq, net::ServerResponse& rs) { return handle(rq, rs); },
-            options_.limits),
+      http_(
+          executor, [this](net::ServerRequest& rq, net::ServerResponse& rs) { return handle(rq, rs); },
+          options_.limits),
       stop_signal_(executor) {
   options_.base_path = normalise_base(options_.base_path);
   if (options_.changes_feed) {
@@ -171,7 +172,8 @@ awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResp
     co_return;
   }
   using Kind = Route::Kind;
-  if (route->kind == Kind::segment && !route->seq_valid && (method == "GET" || method == "POST" || method == "DELETE")) {
+  if (route->kind == Kind::segment && !route->seq_valid &&
+      (method == "GET" || method == "POST" || method == "DELETE")) {
     co_await response.send(400, text_headers(), "Invalid idx\n");
     co_return;
   }
@@ -291,8 +293,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   co_await response.send(200, std::move(headers), "");
 }
 
-awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerResponse& response,
-                                               const Route& route) {
+awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerResponse& response, const Route& route) {
   auto alive = alive_;
   auto channel = find_channel(route.channel);
   if (!channel) {
@@ -317,8 +318,10 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
     if (!*alive) co_return;
   }
   if (segment->size() == 0) {
-    if (channel->closed()) co_await response.send(200, closed_headers(), "");
-    else co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
+    if (channel->closed())
+      co_await response.send(200, closed_headers(), "");
+    else
+      co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
     co_return;
   }
 

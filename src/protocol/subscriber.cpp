@@ -135,9 +135,8 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
     }
   }
   if (!s->stopped)
-    s->report(error_kind::max_retries_exceeded,
-              fmt::format("gave up on {} after {} attempts; the last: {}", s->url.to_string(), opts.max_retries,
-                          failure));
+    s->report(error_kind::max_retries_exceeded, fmt::format("gave up on {} after {} attempts; the last: {}",
+                                                            s->url.to_string(), opts.max_retries, failure));
   co_return std::nullopt;
 }
 
@@ -151,7 +150,7 @@ static awaitable<void> run_pending(std::shared_ptr<TrickleSubscriber::State> s,
 // Starts the GET for `seq` in the background. If it throws (a bug, or an error callback that
 // throws), the subscriber fails instead of leaving next() waiting for a result that never comes.
 static std::shared_ptr<TrickleSubscriber::State::Pending> start_pending(std::shared_ptr<TrickleSubscriber::State> s,
-                                                                         std::int64_t seq) {
+                                                                        std::int64_t seq) {
   auto pending = std::make_shared<TrickleSubscriber::State::Pending>(s->executor);
   net::spawn(s->executor, run_pending(s, pending, seq), "a subscriber's GET", [s, pending](std::exception_ptr) {
     s->failed = true;

@@ -21,8 +21,7 @@ bool AdaptiveFrameSkipper::should_process() {
 
 void AdaptiveFrameSkipper::adapt(bool ignore_cooldown) {
   const auto now = Clock::now();
-  if (!ignore_cooldown &&
-      std::chrono::duration<double>(now - last_adaptation_).count() < config_.adaptation_cooldown) {
+  if (!ignore_cooldown && std::chrono::duration<double>(now - last_adaptation_).count() < config_.adaptation_cooldown) {
     return;
   }
   const double ingress = ingress_fps_ ? ingress_fps_() : 0.0;

@@ -33,7 +33,7 @@ LatencyHistogram::Summary LatencyHistogram::summary() const {
   std::sort(sorted.begin(), sorted.end());
   // Nearest rank: the smallest sample with at least p of the samples at or below it.
   auto rank = [&](double p) {
-    const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size()))) ;
+    const auto index = static_cast<std::size_t>(std::ceil(p * static_cast<double>(sorted.size())));
     return static_cast<double>(sorted[std::clamp<std::size_t>(index, 1, sorted.size()) - 1]) / 1000.0;
   };
   summary.p50_ms = rank(0.50);

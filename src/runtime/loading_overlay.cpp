@@ -15,8 +15,8 @@ std::optional<std::pair<std::int64_t, std::int64_t>> overlay_size(const Tensor& 
   return std::nullopt;
 }
 
-void fill_rect(float* pixels, std::int64_t width, std::int64_t height, std::int64_t x0, std::int64_t y0,
-               std::int64_t w, std::int64_t h, std::array<int, 3> rgb) {
+void fill_rect(float* pixels, std::int64_t width, std::int64_t height, std::int64_t x0, std::int64_t y0, std::int64_t w,
+               std::int64_t h, std::array<int, 3> rgb) {
   const std::int64_t x1 = std::min(width, x0 + w), y1 = std::min(height, y0 + h);
   for (std::int64_t y = std::max<std::int64_t>(0, y0); y < y1; ++y) {
     for (std::int64_t x = std::max<std::int64_t>(0, x0); x < x1; ++x) {
@@ -27,8 +27,7 @@ void fill_rect(float* pixels, std::int64_t width, std::int64_t height, std::int6
 }
 }  // namespace
 
-std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original,
-                                                        std::int64_t frame_counter,
+std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original, std::int64_t frame_counter,
                                                         std::optional<double> progress) {
   if (!original.tensor.defined()) return std::nullopt;
   auto size = overlay_size(original.tensor);
@@ -50,17 +49,19 @@ std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame&
   const std::int64_t track_w = panel_w - 60, track_x = panel_x + 30, track_y = centre_y + 40;
   if (track_w > 0) {
     fill_rect(pixels, width, height, track_x, track_y, track_w, 6, {40, 40, 40});
-    const double fraction = progress && *progress > 0 ? std::clamp(*progress, 0.0, 1.0)
-                                                      : (std::sin(static_cast<double>(frame_counter) * 0.1) + 1.0) / 2.0;
-    fill_rect(pixels, width, height, track_x, track_y, static_cast<std::int64_t>(track_w * fraction), 6, {100, 150, 255});
+    const double fraction = progress && *progress > 0
+                                ? std::clamp(*progress, 0.0, 1.0)
+                                : (std::sin(static_cast<double>(frame_counter) * 0.1) + 1.0) / 2.0;
+    fill_rect(pixels, width, height, track_x, track_y, static_cast<std::int64_t>(track_w * fraction), 6,
+              {100, 150, 255});
   }
   return DecodedVideoFrame{std::move(card), original.pts, original.time_base, original.demuxed};
 }
 
 OverlayController::OverlayController(OverlayConfig config) : config_(std::move(config)) {}
 
-std::optional<DecodedVideoFrame> OverlayController::update_and_apply(
-    const DecodedVideoFrame& original, std::optional<DecodedVideoFrame> processed) {
+std::optional<DecodedVideoFrame> OverlayController::update_and_apply(const DecodedVideoFrame& original,
+                                                                     std::optional<DecodedVideoFrame> processed) {
   const auto now = Clock::now();
   if (!overlay_applies()) {
     loading_active_ = manual_loading_ = false;

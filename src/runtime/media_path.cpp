@@ -139,7 +139,8 @@ void MediaPath::encode() {
       result = encoder->encode_video(frame->tensor, frame->pts, frame->time_base);
       if (result) {
         meters_.encode_latency.record_since(started);
-        if (frame->demuxed != std::chrono::steady_clock::time_point{}) meters_.total_latency.record_since(frame->demuxed);
+        if (frame->demuxed != std::chrono::steady_clock::time_point{})
+          meters_.total_latency.record_since(frame->demuxed);
       }
     } else {
       result = encoder->encode_audio(std::get<AudioFrame>(*item));
@@ -148,7 +149,8 @@ void MediaPath::encode() {
     keep_stats();
   }
   if (encoder) {
-    if (auto finished = encoder->finish(); !finished) spdlog::warn("finishing the output: {}", finished.error().message);
+    if (auto finished = encoder->finish(); !finished)
+      spdlog::warn("finishing the output: {}", finished.error().message);
     keep_stats();
   }
   bridge_.finish();
@@ -170,11 +172,11 @@ net::awaitable<void> MediaPath::ingest() {
   o.tls = options_.tls;
   o.start_seq = options_.subscribe_start_seq;
   if (options_.subscriber_timeout) o.connect_timeout = o.read_timeout = seconds_to_ms(*options_.subscriber_timeout);
-  subscriber_ = std::make_unique<protocol::TrickleSubscriber>(
-      executor_, options_.subscribe_url, o, [this](std::string_view kind, std::string_view message) {
-        spdlog::warn("input channel: {} ({})", kind, message);
-        hooks_.report(kind, message);
-      });
+  subscriber_ = std::make_unique<protocol::TrickleSubscriber>(executor_, options_.subscribe_url, o,
+                                                              [this](std::string_view kind, std::string_view message) {
+                                                                spdlog::warn("input channel: {} ({})", kind, message);
+                                                                hooks_.report(kind, message);
+                                                              });
   bool first = true;
   bool aborted = false;
   while (!stopping_.load() && !aborted) {
@@ -243,8 +245,8 @@ net::awaitable<void> MediaPath::publish() {
       } else if (writer) {
         ++meters_.segments_out;
         // The relay's answer is awaited aside, so the next segment does not wait for it.
-        net::spawn(executor_, [writer]() -> net::awaitable<void> { co_await writer->close(); },
-                   "closing an output segment");
+        net::spawn(
+            executor_, [writer]() -> net::awaitable<void> { co_await writer->close(); }, "closing an output segment");
         writer.reset();
       }
     }

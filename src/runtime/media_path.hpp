@@ -34,9 +34,9 @@ namespace trickle {
 class MediaPath {
  public:
   struct Hooks {
-    std::function<void()> input_ready;             // any thread: the inbox changed
-    std::function<void()> wake_io;                 // any thread: io-thread waiters look again
-    std::function<void(Json event)> emit_event;    // the first-segment events
+    std::function<void()> input_ready;           // any thread: the inbox changed
+    std::function<void()> wake_io;               // any thread: io-thread waiters look again
+    std::function<void(Json event)> emit_event;  // the first-segment events
     ReportFailure report;
   };
 

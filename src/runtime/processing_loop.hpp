@@ -22,8 +22,7 @@ namespace trickle {
 
 class ProcessingLoop {
  public:
-  ProcessingLoop(std::shared_ptr<FrameProcessor> processor, const StreamPipelineOptions& options,
-                 StreamMeters& meters);
+  ProcessingLoop(std::shared_ptr<FrameProcessor> processor, const StreamPipelineOptions& options, StreamMeters& meters);
 
   // The thread body: until the inbox is closed and empty (or aborted). `output` is null when
   // the stream publishes nothing.

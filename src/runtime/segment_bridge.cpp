@@ -9,7 +9,8 @@ void SegmentBridge::push(Event event, std::size_t bytes) {
   {
     std::unique_lock lock(mutex_);
     // Wait for room only when something is queued: a single large write always gets through.
-    drained_.wait(lock, [&] { return aborted_ || pending_bytes_ == 0 || pending_bytes_ + bytes <= max_pending_bytes_; });
+    drained_.wait(lock,
+                  [&] { return aborted_ || pending_bytes_ == 0 || pending_bytes_ + bytes <= max_pending_bytes_; });
     if (aborted_) return;
     events_.push_back(std::move(event));
     pending_bytes_ += bytes;

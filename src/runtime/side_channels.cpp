@@ -19,8 +19,7 @@ static net::awaitable<void> post_segment(protocol::TricklePublisher& publisher, 
   co_await writer->close();
 }
 
-std::unique_ptr<protocol::TricklePublisher> SideChannels::make_publisher(const std::string& url,
-                                                                         std::string mime_type,
+std::unique_ptr<protocol::TricklePublisher> SideChannels::make_publisher(const std::string& url, std::string mime_type,
                                                                          const char* channel) {
   protocol::PublisherOptions o;
   o.tls = options_.tls;
@@ -42,7 +41,8 @@ net::awaitable<void> SideChannels::read_control() {
   control_ = std::make_unique<protocol::TrickleSubscriber>(
       executor_, options_.control_url, o, [this](std::string_view kind, std::string_view message) {
         spdlog::warn("control channel: {} ({})", kind, message);
-        hooks_.fail(kind, message);  // 404 ends the stream cleanly, other failures with an error (docs/compatibility.md Q22)
+        hooks_.fail(kind,
+                    message);  // 404 ends the stream cleanly, other failures with an error (docs/compatibility.md Q22)
       });
   while (!hooks_.stopping()) {
     auto segment = co_await control_->next();
@@ -108,8 +108,8 @@ net::awaitable<void> SideChannels::post_heartbeats() {
                       {"dimensions", {{"width", options_.width}, {"height", options_.height}}},
                       {"fps", hooks_.fps_stats()}};
     emit_event(std::move(heartbeat), "stream_heartbeat");
-    const auto interval = std::chrono::duration_cast<net::Clock::duration>(
-        std::chrono::duration<double>(options_.heartbeat_interval));
+    const auto interval =
+        std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(options_.heartbeat_interval));
     auto deadline = net::Clock::now() + interval;
     while (!closing_ && net::Clock::now() < deadline) co_await io_signal_.wait_for(deadline - net::Clock::now());
   }

@@ -31,8 +31,7 @@ class SideChannels {
     std::function<bool()> stopping;              // the stream is being stopped
   };
 
-  SideChannels(net::Executor executor, const StreamPipelineOptions& options, net::AsyncSignal& io_signal,
-               Hooks hooks);
+  SideChannels(net::Executor executor, const StreamPipelineOptions& options, net::AsyncSignal& io_signal, Hooks hooks);
 
   // io-thread coroutines, each run only when its channel's URL is given.
   net::awaitable<void> read_control();

@@ -21,8 +21,7 @@
 namespace trickle {
 
 std::int64_t unix_time_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -35,10 +34,14 @@ std::optional<int> framerate_from(const Json& params) {
   const Json& value = params["max_framerate"];
   try {
     int fps = 0;
-    if (value.is_number()) fps = static_cast<int>(value.get<double>());
-    else if (value.is_string()) fps = std::stoi(value.get<std::string>());
-    else if (value.is_boolean()) fps = value.get<bool>() ? 1 : 0;
-    else return std::nullopt;
+    if (value.is_number())
+      fps = static_cast<int>(value.get<double>());
+    else if (value.is_string())
+      fps = std::stoi(value.get<std::string>());
+    else if (value.is_boolean())
+      fps = value.get<bool>() ? 1 : 0;
+    else
+      return std::nullopt;
     if (fps > 0) return fps;
   } catch (const std::exception&) {
     spdlog::warn("invalid max_framerate in params: {}", value.dump());
@@ -56,8 +59,9 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
         io_signal(executor),
         finished_signal(executor),
         processing(std::move(processor), this->options, meters),
-        media(executor, this->options, meters, io_signal,
-              [this](std::size_t queued) { return processing.frames_to_trim(queued); }, media_hooks()),
+        media(
+            executor, this->options, meters, io_signal,
+            [this](std::size_t queued) { return processing.frames_to_trim(queued); }, media_hooks()),
         side(executor, this->options, io_signal, side_hooks()) {}
 
   MediaPath::Hooks media_hooks() {
@@ -70,8 +74,10 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   SideChannels::Hooks side_hooks() {
     return {.on_params =
                 [this](Json params) {
-                  if (options.on_control) options.on_control(std::move(params));
-                  else update_params(std::move(params), {});
+                  if (options.on_control)
+                    options.on_control(std::move(params));
+                  else
+                    update_params(std::move(params), {});
                 },
             .fps_stats = [this] { return meters.fps.stats(); },
             .wake_io = [this] { wake_io(); },
@@ -136,8 +142,8 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
   // Once per stream, so an operator can see how https:// peers are treated.
   void log_tls_choice() const {
-    for (const auto* url : {&options.subscribe_url, &options.publish_url, &options.control_url,
-                            &options.events_url, &options.data_url}) {
+    for (const auto* url :
+         {&options.subscribe_url, &options.publish_url, &options.control_url, &options.events_url, &options.data_url}) {
       if (auto parsed = net::Url::parse(*url); parsed && parsed->secure) {
         spdlog::info("stream {}: https:// channels, {}", options.request_id, options.tls.describe());
         return;
@@ -220,7 +226,8 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
 
 StreamPipeline::StreamPipeline(net::Executor executor, std::shared_ptr<FrameProcessor> processor,
                                StreamPipelineOptions options, ErrorCallback on_error)
-    : impl_(std::make_shared<Impl>(std::move(executor), std::move(processor), std::move(options), std::move(on_error))) {}
+    : impl_(
+          std::make_shared<Impl>(std::move(executor), std::move(processor), std::move(options), std::move(on_error))) {}
 
 // A running pipeline keeps itself alive (its coroutines own it) until it has wound down.
 StreamPipeline::~StreamPipeline() { impl_->stop(); }
@@ -254,9 +261,8 @@ void StreamPipeline::set_manual_loading(bool active) { impl_->processing.set_man
 void StreamPipeline::set_target_fps(std::optional<double> target_fps) {
   // The skipper belongs to the processing thread: change it there, between two frames.
   Impl* impl = impl_.get();  // the inbox is the pipeline's own: no reference cycle
-  impl_->media.inbox().push_params(ParamsUpdate{Json(nullptr), [impl, target_fps](std::exception_ptr) {
-                                                  impl->processing.set_target_fps(target_fps);
-                                                }});
+  impl_->media.inbox().push_params(ParamsUpdate{
+      Json(nullptr), [impl, target_fps](std::exception_ptr) { impl->processing.set_target_fps(target_fps); }});
 }
 
 void StreamPipeline::publish_data(std::string item) { impl_->side.publish_data(std::move(item)); }
@@ -311,31 +317,30 @@ Json StreamPipeline::stats() const {
   const auto& m = impl_->meters;
   auto& media = impl_->media;
   const auto inbox = media.inbox().counters();
-  return Json{
-      {"input", {{"segments", m.segments_in.load()}, {"bytes", m.bytes_in.load()}}},
-      {"decoder", media.decoder_stats()},
-      {"processor",
-       {{"video_processed", m.video_processed.load()},
-        {"video_skipped", m.video_skipped.load()},
-        {"video_withheld", m.video_withheld.load()},
-        {"video_errors", m.video_processor_errors.load()},
-        {"audio_errors", m.audio_processor_errors.load()}}},
-      {"queues",
-       {{"video_queued", inbox.video_queued},
-        {"audio_queued", inbox.audio_queued},
-        {"output_queued", media.output().size()},
-        {"video_trimmed", inbox.video_trimmed},
-        {"video_dropped_full", inbox.video_dropped_full},
-        {"audio_dropped_full", inbox.audio_dropped_full},
-        {"output_dropped_full", media.output().dropped()},
-        {"dropped_at_stop", inbox.dropped_at_stop}}},
-      {"encoder", media.encoder_stats()},
-      {"output", {{"segments", m.segments_out.load()}, {"bytes", m.bytes_out.load()}}},
-      {"latency_ms",
-       {{"decode", m.decode_latency.to_json()},
-        {"process", m.process_latency.to_json()},
-        {"encode", m.encode_latency.to_json()},
-        {"demux_to_encoded", m.total_latency.to_json()}}}};
+  return Json{{"input", {{"segments", m.segments_in.load()}, {"bytes", m.bytes_in.load()}}},
+              {"decoder", media.decoder_stats()},
+              {"processor",
+               {{"video_processed", m.video_processed.load()},
+                {"video_skipped", m.video_skipped.load()},
+                {"video_withheld", m.video_withheld.load()},
+                {"video_errors", m.video_processor_errors.load()},
+                {"audio_errors", m.audio_processor_errors.load()}}},
+              {"queues",
+               {{"video_queued", inbox.video_queued},
+                {"audio_queued", inbox.audio_queued},
+                {"output_queued", media.output().size()},
+                {"video_trimmed", inbox.video_trimmed},
+                {"video_dropped_full", inbox.video_dropped_full},
+                {"audio_dropped_full", inbox.audio_dropped_full},
+                {"output_dropped_full", media.output().dropped()},
+                {"dropped_at_stop", inbox.dropped_at_stop}}},
+              {"encoder", media.encoder_stats()},
+              {"output", {{"segments", m.segments_out.load()}, {"bytes", m.bytes_out.load()}}},
+              {"latency_ms",
+               {{"decode", m.decode_latency.to_json()},
+                {"process", m.process_latency.to_json()},
+                {"encode", m.encode_latency.to_json()},
+                {"demux_to_encoded", m.total_latency.to_json()}}}};
 }
 
 }  // namespace trickle

@@ -17,9 +17,7 @@ inline void* allocate_aligned(std::size_t bytes) {
   return ::operator new(bytes == 0 ? 1 : bytes, std::align_val_t{tensor_alignment});
 }
 
-inline void free_aligned(void* pointer) noexcept {
-  ::operator delete(pointer, std::align_val_t{tensor_alignment});
-}
+inline void free_aligned(void* pointer) noexcept { ::operator delete(pointer, std::align_val_t{tensor_alignment}); }
 
 struct AlignedFree {
   void operator()(void* pointer) const noexcept { free_aligned(pointer); }

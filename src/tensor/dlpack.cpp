@@ -97,9 +97,7 @@ struct ExportedTensor {
   Tensor::Shape strides;
 };
 
-void delete_exported(DLManagedTensor* self) {
-  delete static_cast<ExportedTensor*>(self->manager_ctx);
-}
+void delete_exported(DLManagedTensor* self) { delete static_cast<ExportedTensor*>(self->manager_ctx); }
 
 struct CallDeleter {
   void operator()(DLManagedTensor* managed) const {
@@ -149,8 +147,7 @@ Tensor from_dlpack(DLManagedTensor* managed) {
                                 "; supported: kDLCPU, kDLCUDA");
   }
   if (dl.ndim < 0 || (dl.ndim > 0 && dl.shape == nullptr)) {
-    throw std::invalid_argument("from_dlpack: bad ndim " + std::to_string(dl.ndim) +
-                                " or missing shape");
+    throw std::invalid_argument("from_dlpack: bad ndim " + std::to_string(dl.ndim) + " or missing shape");
   }
 
   const auto rank = static_cast<std::size_t>(dl.ndim);
@@ -163,8 +160,7 @@ Tensor from_dlpack(DLManagedTensor* managed) {
   // Ownership moves to from_blob, which itself releases on failure; the lambda holds one pointer
   // (stored inline), so building the std::function cannot throw between release() and the call.
   std::function<void()> release = [raw = owner.release()] { CallDeleter{}(raw); };
-  return Tensor::from_blob(data, std::move(shape), std::move(strides), *dtype, *device,
-                           std::move(release));
+  return Tensor::from_blob(data, std::move(shape), std::move(strides), *dtype, *device, std::move(release));
 }
 
 }  // namespace trickle

@@ -16,8 +16,7 @@ std::size_t dtype_size(DType dtype) {
     case DType::float64: return 8;
   }
   // Only reachable through a cast from a bad integer; fail loudly rather than size memory by it.
-  throw std::invalid_argument("dtype_size: invalid DType " +
-                              std::to_string(static_cast<int>(dtype)));
+  throw std::invalid_argument("dtype_size: invalid DType " + std::to_string(static_cast<int>(dtype)));
 }
 
 std::string_view dtype_name(DType dtype) {

@@ -26,12 +26,10 @@ std::int64_t checked_numel(const Tensor::Shape& shape, const char* who) {
   std::int64_t numel = 1;
   for (std::int64_t size : shape) {
     if (size < 0) {
-      throw std::invalid_argument(std::string(who) + ": negative size in shape " +
-                                  shape_text(shape));
+      throw std::invalid_argument(std::string(who) + ": negative size in shape " + shape_text(shape));
     }
     if (__builtin_mul_overflow(numel, size, &numel)) {
-      throw std::invalid_argument(std::string(who) + ": shape " + shape_text(shape) +
-                                  " has too many elements");
+      throw std::invalid_argument(std::string(who) + ": shape " + shape_text(shape) + " has too many elements");
     }
   }
   return numel;
@@ -41,8 +39,7 @@ std::size_t checked_nbytes(const Tensor::Shape& shape, DType dtype, const char* 
   std::int64_t numel = checked_numel(shape, who);
   std::size_t bytes = 0;
   if (__builtin_mul_overflow(static_cast<std::size_t>(numel), dtype_size(dtype), &bytes)) {
-    throw std::invalid_argument(std::string(who) + ": shape " + shape_text(shape) +
-                                " is too large");
+    throw std::invalid_argument(std::string(who) + ": shape " + shape_text(shape) + " is too large");
   }
   return bytes;
 }
@@ -50,9 +47,8 @@ std::size_t checked_nbytes(const Tensor::Shape& shape, DType dtype, const char* 
 // Maps d (negative counts from the end) into [0, rank).
 std::int64_t wrap_dim(std::int64_t d, std::int64_t rank, const char* who) {
   if (d < -rank || d >= rank) {
-    throw std::out_of_range(std::string(who) + ": dimension " + std::to_string(d) +
-                            " out of range for a tensor of " + std::to_string(rank) +
-                            " dimensions");
+    throw std::out_of_range(std::string(who) + ": dimension " + std::to_string(d) + " out of range for a tensor of " +
+                            std::to_string(rank) + " dimensions");
   }
   return d < 0 ? d + rank : d;
 }
@@ -82,8 +78,7 @@ void copy_strided(const Tensor& source, std::byte* destination) {
       destination += static_cast<std::size_t>(inner_size) * element;
     } else {
       for (std::int64_t i = 0; i < inner_size; ++i) {
-        std::memcpy(destination, row + i * inner_stride * static_cast<std::int64_t>(element),
-                    element);
+        std::memcpy(destination, row + i * inner_stride * static_cast<std::int64_t>(element), element);
         destination += element;
       }
     }
@@ -114,15 +109,15 @@ Tensor::Shape contiguous_strides(const Tensor::Shape& shape) {
 
 Tensor Tensor::empty(Shape shape, DType dtype, Device device) {
   if (device.kind != DeviceKind::cpu) {
-    throw std::runtime_error("Tensor::empty: CUDA is not built in; only CPU tensors can be "
-                             "allocated here (wrap CUDA memory with from_blob or from_dlpack)");
+    throw std::runtime_error(
+        "Tensor::empty: CUDA is not built in; only CPU tensors can be "
+        "allocated here (wrap CUDA memory with from_blob or from_dlpack)");
   }
   const std::size_t bytes = checked_nbytes(shape, dtype, "Tensor::empty");
   std::shared_ptr<void> storage(detail::allocate_aligned(bytes), detail::AlignedFree{});
   void* data = storage.get();
   Shape strides = contiguous_strides(shape);
-  return from_storage(std::move(storage), data, std::move(shape), std::move(strides), dtype,
-                      device);
+  return from_storage(std::move(storage), data, std::move(shape), std::move(strides), dtype, device);
 }
 
 Tensor Tensor::zeros(Shape shape, DType dtype) {
@@ -137,26 +132,24 @@ Tensor Tensor::from_blob(void* data, Shape shape, Shape strides, DType dtype, De
   std::shared_ptr<void> storage(data, [release = std::move(release)](void*) {
     if (release) release();
   });
-  return from_storage(std::move(storage), data, std::move(shape), std::move(strides), dtype,
-                      device);
+  return from_storage(std::move(storage), data, std::move(shape), std::move(strides), dtype, device);
 }
 
-Tensor Tensor::from_storage(std::shared_ptr<void> storage, void* data, Shape shape, Shape strides,
-                            DType dtype, Device device) {
+Tensor Tensor::from_storage(std::shared_ptr<void> storage, void* data, Shape shape, Shape strides, DType dtype,
+                            Device device) {
   if (storage.use_count() == 0) {
     throw std::invalid_argument("Tensor::from_storage: no storage owner given");
   }
   const std::int64_t numel = checked_numel(shape, "Tensor::from_blob");
   (void)dtype_size(dtype);  // rejects a DType made from a bad integer
   if (data == nullptr && numel != 0) {
-    throw std::invalid_argument("Tensor::from_blob: null data for a tensor of shape " +
-                                shape_text(shape));
+    throw std::invalid_argument("Tensor::from_blob: null data for a tensor of shape " + shape_text(shape));
   }
   if (strides.empty() && !shape.empty()) {
     strides = contiguous_strides(shape);
   } else if (strides.size() != shape.size()) {
-    throw std::invalid_argument("Tensor::from_blob: " + std::to_string(strides.size()) +
-                                " strides for shape " + shape_text(shape));
+    throw std::invalid_argument("Tensor::from_blob: " + std::to_string(strides.size()) + " strides for shape " +
+                                shape_text(shape));
   }
   Tensor tensor;
   tensor.storage_ = std::move(storage);
@@ -183,9 +176,7 @@ std::int64_t Tensor::numel() const {
   return numel;
 }
 
-std::size_t Tensor::nbytes() const {
-  return static_cast<std::size_t>(numel()) * dtype_size(dtype_);
-}
+std::size_t Tensor::nbytes() const { return static_cast<std::size_t>(numel()) * dtype_size(dtype_); }
 
 bool Tensor::is_contiguous() const {
   std::int64_t expected = 1;
@@ -202,8 +193,8 @@ Tensor Tensor::squeeze(std::int64_t d) const {
   require_defined("Tensor::squeeze");
   const auto i = static_cast<std::size_t>(wrap_dim(d, dim(), "Tensor::squeeze"));
   if (shape_[i] != 1) {
-    throw std::invalid_argument("Tensor::squeeze: dimension " + std::to_string(d) +
-                                " has size " + std::to_string(shape_[i]) + ", not 1");
+    throw std::invalid_argument("Tensor::squeeze: dimension " + std::to_string(d) + " has size " +
+                                std::to_string(shape_[i]) + ", not 1");
   }
   Tensor view = *this;
   view.shape_.erase(view.shape_.begin() + static_cast<std::ptrdiff_t>(i));
@@ -227,8 +218,9 @@ Tensor Tensor::contiguous() const {
   require_defined("Tensor::contiguous");
   if (is_contiguous()) return *this;
   if (device_.kind != DeviceKind::cpu) {
-    throw std::runtime_error("Tensor::contiguous: CUDA is not built in; cannot copy a strided "
-                             "CUDA tensor");
+    throw std::runtime_error(
+        "Tensor::contiguous: CUDA is not built in; cannot copy a strided "
+        "CUDA tensor");
   }
   Tensor copy = empty(shape_, dtype_);
   if (copy.numel() != 0) copy_strided(*this, static_cast<std::byte*>(copy.data()));
@@ -236,8 +228,8 @@ Tensor Tensor::contiguous() const {
 }
 
 void Tensor::throw_dtype_mismatch(DType requested) const {
-  throw std::invalid_argument("Tensor::data_as: tensor holds " + std::string(dtype_name(dtype_)) +
-                              ", not " + std::string(dtype_name(requested)));
+  throw std::invalid_argument("Tensor::data_as: tensor holds " + std::string(dtype_name(dtype_)) + ", not " +
+                              std::string(dtype_name(requested)));
 }
 
 void Tensor::require_defined(const char* operation) const {

@@ -57,8 +57,7 @@ struct ReturnToPool {
 
 }  // namespace
 
-TensorPool::TensorPool(std::size_t max_idle_buffers)
-    : state_(std::make_shared<State>(max_idle_buffers)) {}
+TensorPool::TensorPool(std::size_t max_idle_buffers) : state_(std::make_shared<State>(max_idle_buffers)) {}
 
 // Idle buffers go with the State, which outstanding tensors do not keep alive.
 TensorPool::~TensorPool() = default;
@@ -96,8 +95,7 @@ Tensor TensorPool::acquire(Tensor::Shape shape, DType dtype) {
   // is never lost.
   std::shared_ptr<void> storage(buffer, ReturnToPool{state_, bytes});
   Tensor::Shape strides = contiguous_strides(shape);
-  return Tensor::from_storage(std::move(storage), buffer, std::move(shape), std::move(strides),
-                              dtype, Device::cpu());
+  return Tensor::from_storage(std::move(storage), buffer, std::move(shape), std::move(strides), dtype, Device::cpu());
 }
 
 std::size_t TensorPool::idle_count() const {

@@ -44,13 +44,15 @@ void dump_value(const Json& value, std::string& out) {
     }
     case Json::value_t::number_float: {
       const double d = value.get<double>();
-      if (std::isnan(d)) out += "NaN";
-      else if (std::isinf(d)) out += d > 0 ? "Infinity" : "-Infinity";
-      else out += value.dump();  // shortest round-trip form, as Python's float repr
+      if (std::isnan(d))
+        out += "NaN";
+      else if (std::isinf(d))
+        out += d > 0 ? "Infinity" : "-Infinity";
+      else
+        out += value.dump();  // shortest round-trip form, as Python's float repr
       return;
     }
-    default:
-      out += value.dump(-1, ' ', true);
+    default: out += value.dump(-1, ' ', true);
   }
 }
 
@@ -73,13 +75,17 @@ tl::expected<std::u32string, std::string> decode_utf8(std::string_view text) {
     int length = 0;
     char32_t cp = 0;
     unsigned char low = 0x80, high = 0xBF;  // allowed range of the second byte
-    if (b0 >= 0xC2 && b0 <= 0xDF) { length = 2; cp = b0 & 0x1F; }
-    else if (b0 >= 0xE0 && b0 <= 0xEF) {
-      length = 3; cp = b0 & 0x0F;
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+      length = 2;
+      cp = b0 & 0x1F;
+    } else if (b0 >= 0xE0 && b0 <= 0xEF) {
+      length = 3;
+      cp = b0 & 0x0F;
       if (b0 == 0xE0) low = 0xA0;
       if (b0 == 0xED) high = 0x9F;
     } else if (b0 >= 0xF0 && b0 <= 0xF4) {
-      length = 4; cp = b0 & 0x07;
+      length = 4;
+      cp = b0 & 0x07;
       if (b0 == 0xF0) low = 0x90;
       if (b0 == 0xF4) high = 0x8F;
     } else {
@@ -173,12 +179,42 @@ class Scanner {
       case '"': return Json(scan_string(idx + 1, end));
       case '{': return parse_object(idx + 1, end);
       case '[': return parse_array(idx + 1, end);
-      case 'n': if (at(idx, U"null")) { end = idx + 4; return Json(nullptr); } break;
-      case 't': if (at(idx, U"true")) { end = idx + 4; return Json(true); } break;
-      case 'f': if (at(idx, U"false")) { end = idx + 5; return Json(false); } break;
-      case 'N': if (at(idx, U"NaN")) { end = idx + 3; return Json(std::numeric_limits<double>::quiet_NaN()); } break;
-      case 'I': if (at(idx, U"Infinity")) { end = idx + 8; return Json(std::numeric_limits<double>::infinity()); } break;
-      case '-': if (at(idx, U"-Infinity")) { end = idx + 9; return Json(-std::numeric_limits<double>::infinity()); } break;
+      case 'n':
+        if (at(idx, U"null")) {
+          end = idx + 4;
+          return Json(nullptr);
+        }
+        break;
+      case 't':
+        if (at(idx, U"true")) {
+          end = idx + 4;
+          return Json(true);
+        }
+        break;
+      case 'f':
+        if (at(idx, U"false")) {
+          end = idx + 5;
+          return Json(false);
+        }
+        break;
+      case 'N':
+        if (at(idx, U"NaN")) {
+          end = idx + 3;
+          return Json(std::numeric_limits<double>::quiet_NaN());
+        }
+        break;
+      case 'I':
+        if (at(idx, U"Infinity")) {
+          end = idx + 8;
+          return Json(std::numeric_limits<double>::infinity());
+        }
+        break;
+      case '-':
+        if (at(idx, U"-Infinity")) {
+          end = idx + 9;
+          return Json(-std::numeric_limits<double>::infinity());
+        }
+        break;
       default: break;
     }
     return match_number(idx, end);
@@ -210,8 +246,10 @@ class Scanner {
       const std::size_t e_start = idx++;
       if (idx + 1 < n && (s_[idx] == '-' || s_[idx] == '+')) ++idx;
       while (digit(idx)) ++idx;
-      if (digit(idx - 1)) is_float = true;
-      else idx = e_start;
+      if (digit(idx - 1))
+        is_float = true;
+      else
+        idx = e_start;
     }
     std::string text;
     for (std::size_t i = start; i < idx; ++i) text += static_cast<char>(s_[i]);
@@ -287,10 +325,14 @@ class Scanner {
     for (std::size_t i = idx; i < idx + 4; ++i) {
       const char32_t c = s_[i];
       int d;
-      if (c >= '0' && c <= '9') d = static_cast<int>(c - '0');
-      else if (c >= 'a' && c <= 'f') d = static_cast<int>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') d = static_cast<int>(c - 'A' + 10);
-      else throw error("Invalid \\uXXXX escape", idx - 1);
+      if (c >= '0' && c <= '9')
+        d = static_cast<int>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        d = static_cast<int>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        d = static_cast<int>(c - 'A' + 10);
+      else
+        throw error("Invalid \\uXXXX escape", idx - 1);
       value = value * 16 + static_cast<char32_t>(d);
     }
     return value;
@@ -300,7 +342,8 @@ class Scanner {
     int& depth;
     DepthGuard(int& d, const char* what) : depth(d) {
       if (++depth > max_depth) {
-        throw DecodeError{fmt::format("maximum recursion depth exceeded while decoding a JSON {} from a unicode string", what)};
+        throw DecodeError{
+            fmt::format("maximum recursion depth exceeded while decoding a JSON {} from a unicode string", what)};
       }
     }
     ~DepthGuard() { --depth; }

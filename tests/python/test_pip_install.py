@@ -7,7 +7,6 @@ reuse). torch is installed first and pinned, as the package's README says."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import textwrap
 import zipfile

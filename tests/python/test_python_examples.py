@@ -11,8 +11,8 @@ import time
 import pytest
 
 from conftest import REPO
-from trickle_testutil import (CLIP_FPS, CLIP_SECONDS, count_video_frames, create_channel, frame_means, http_request,
-                              run, stream_codecs)
+from trickle_testutil import (CLIP_FPS, CLIP_SECONDS, count_video_frames, create_channel, frame_means, run,
+                             stream_codecs)
 from python_worker import _request
 
 import numpy as np

@@ -311,7 +311,8 @@ async def test_a_misbehaving_processor_loses_only_its_frames(relay, trickle_exe,
         assert processor.calls // 3 - 5 <= produced <= processor.calls // 3 + 5, (produced, processor.calls)
         status, health = await worker.get("/health")
         assert (status, health) == (200, {"status": "IDLE"})
-        # A failing update_params is accepted over HTTP but marks the server ERROR for good (docs/compatibility.md Q10, Q15).
+        # A failing update_params is accepted over HTTP but marks the server ERROR for good
+        # (docs/compatibility.md Q10, Q15).
         status, answer = await worker.post("/stream/params", {"prompt": "x"})
         assert status == 200, answer
         assert await worker.get("/health") == (200, {"status": "ERROR"})

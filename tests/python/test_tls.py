@@ -15,9 +15,8 @@ import ssl
 import threading
 import time
 
-import pytest
 
-from python_worker import PythonWorker, make_server
+from python_worker import PythonWorker
 from test_cpp_worker import worker_factory  # noqa: F401 - the fixture, shared
 from trickle_testutil import (CLIP_FPS, CLIP_SECONDS, count_video_frames, create_channel, http_request, run,
                               stream_codecs)
@@ -67,7 +66,8 @@ def test_cpp_worker_streams_with_all_five_urls_on_https(tls_relay, worker_factor
     worker = worker_factory("green_tint_worker")
     urls = five_urls(tls_relay)
     assert all(url.startswith("https://") for url in urls.values())
-    status, answer = worker.post("/stream/start", {**urls, "gateway_request_id": "tls", "params": {"max_framerate": 60}})
+    start = {**urls, "gateway_request_id": "tls", "params": {"max_framerate": 60}}
+    status, answer = worker.post("/stream/start", start)
     assert status == 200, answer
     out, events = tmp_path / "out.ts", tmp_path / "events.json"
     subscriber = background([trickle_exe, "subscribe", tls_relay.url("out"), "-o", out], "subscribe")

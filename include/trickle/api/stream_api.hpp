@@ -1,9 +1,9 @@
 #pragma once
 
 // The REST handler core of upstream PyTrickle's StreamServer: every default route, request
-// schema, validation message, status code and JSON body of upstream PyTrickle's StreamServer (docs/compatibility.md), and the
-// LOADING → IDLE → OK → ERROR lifecycle, one stream at a time. Requests come in as ApiRequest
-// values on the io thread; the transport (StreamServer, or another) only moves bytes.
+// schema, validation message, status code and JSON body of upstream PyTrickle's StreamServer (docs/compatibility.md),
+// and the LOADING → IDLE → OK → ERROR lifecycle, one stream at a time. Requests come in as ApiRequest values on the io
+// thread; the transport (StreamServer, or another) only moves bytes.
 
 #include <memory>
 #include <optional>
@@ -20,10 +20,10 @@
 namespace trickle::api {
 
 struct StreamApiOptions {
-  std::string route_prefix = "/";   // "/api" gives /api/stream/start (system routes never move)
-  std::string pipeline;             // empty: $PIPELINE, else "byoc"
-  std::string capability_name;      // empty: $CAPABILITY_NAME, else $MODEL_ID, else ""
-  std::string version = "0.0.1";    // what /app-version reports
+  std::string route_prefix = "/";  // "/api" gives /api/stream/start (system routes never move)
+  std::string pipeline;            // empty: $PIPELINE, else "byoc"
+  std::string capability_name;     // empty: $CAPABILITY_NAME, else $MODEL_ID, else ""
+  std::string version = "0.0.1";   // what /app-version reports
   bool enable_default_routes = true;
   std::optional<double> publisher_timeout, subscriber_timeout;  // seconds
   // The template for each stream's pipeline (frame skipping, overlay, tensor format, codecs);

@@ -2,7 +2,8 @@
 
 // Upstream PyTrickle's StreamState: the worker's lifecycle as /health and /stream/status report
 // it. LOADING until the model is loaded, IDLE when ready, OK while a stream is active, ERROR for
-// good once something failed (upstream never clears it, docs/compatibility.md Q10). Used on the server's io thread only.
+// good once something failed (upstream never clears it, docs/compatibility.md Q10). Used on the server's io thread
+// only.
 
 #include <string>
 

@@ -10,9 +10,9 @@ namespace trickle::gpu {
 
 struct CudaDevice {
   bool usable = false;
-  int count = 0;          // devices the driver reports
-  std::string name;       // of device 0, when usable
-  std::string why_not;    // when not usable
+  int count = 0;        // devices the driver reports
+  std::string name;     // of device 0, when usable
+  std::string why_not;  // when not usable
 };
 
 const CudaDevice& cuda_device();

@@ -18,8 +18,7 @@ namespace trickle::gpu {
 
 class CudaFrameConverter {
  public:
-  CudaFrameConverter(VideoTensorFormat format, int device_index,
-                     std::size_t pool_idle_buffers = 8);
+  CudaFrameConverter(VideoTensorFormat format, int device_index, std::size_t pool_idle_buffers = 8);
   ~CudaFrameConverter();
   CudaFrameConverter(const CudaFrameConverter&) = delete;
   CudaFrameConverter& operator=(const CudaFrameConverter&) = delete;

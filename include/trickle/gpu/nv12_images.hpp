@@ -21,9 +21,9 @@ struct YuvColour {
 struct Nv12View {
   const std::uint8_t* y = nullptr;
   const std::uint8_t* uv = nullptr;
-  int y_pitch = 0;   // bytes from one row to the next
+  int y_pitch = 0;  // bytes from one row to the next
   int uv_pitch = 0;
-  int width = 0;     // luma size; chroma is (width + 1) / 2 x (height + 1) / 2
+  int width = 0;  // luma size; chroma is (width + 1) / 2 x (height + 1) / 2
   int height = 0;
 };
 
@@ -32,7 +32,7 @@ struct Nv12Image {
   std::uint8_t* uv = nullptr;
   int y_pitch = 0;
   int uv_pitch = 0;
-  int width = 0;   // even: encoders want whole chroma samples
+  int width = 0;  // even: encoders want whole chroma samples
   int height = 0;
 };
 
@@ -45,8 +45,8 @@ struct RgbView {
   PixelType type = PixelType::float32;
   int height = 0;
   int width = 0;
-  int channels = 3;  // 1 (grey), 3 (RGB) or 4 (RGBA, alpha ignored)
-  std::int64_t row_stride = 0;      // in elements
+  int channels = 3;             // 1 (grey), 3 (RGB) or 4 (RGBA, alpha ignored)
+  std::int64_t row_stride = 0;  // in elements
   std::int64_t column_stride = 0;
   std::int64_t channel_stride = 1;
 };

@@ -16,11 +16,9 @@ namespace trickle::gpu {
 using KernelError = std::string;
 
 // Decoded NV12 surface → the target RGB tensor (cover-scale + centre-crop, uint8 or float32).
-KernelError nv12_to_rgb(const Nv12View& source, const RgbView& target, YuvColour colour,
-                        void* stream);
+KernelError nv12_to_rgb(const Nv12View& source, const RgbView& target, YuvColour colour, void* stream);
 
 // A processed RGB tensor → NV12 for the encoder.
-KernelError rgb_to_nv12(const RgbView& source, const Nv12Image& target, ColourMatrix matrix,
-                        void* stream);
+KernelError rgb_to_nv12(const RgbView& source, const Nv12Image& target, ColourMatrix matrix, void* stream);
 
 }  // namespace trickle::gpu

@@ -17,9 +17,7 @@ TRICKLE_HOST_DEVICE int clamp_int(int value, int low, int high) {
   return value < low ? low : (value > high ? high : value);
 }
 
-TRICKLE_HOST_DEVICE std::uint8_t clamp_level(int value) {
-  return static_cast<std::uint8_t>(clamp_int(value, 0, 255));
-}
+TRICKLE_HOST_DEVICE std::uint8_t clamp_level(int value) { return static_cast<std::uint8_t>(clamp_int(value, 0, 255)); }
 
 // Where output sample `index` (of `output_size`, after cropping `offset` samples off a picture
 // scaled to `scaled_size`) falls in a source of `source_size` samples, in 1/256 of a sample,
@@ -29,11 +27,9 @@ struct SamplePosition {
   int weight = 0;  // 0..256: how much of the next sample
 };
 
-TRICKLE_HOST_DEVICE SamplePosition source_position(int scaled_index, int scaled_size,
-                                                   int source_size) {
+TRICKLE_HOST_DEVICE SamplePosition source_position(int scaled_index, int scaled_size, int source_size) {
   // ((scaled_index + 0.5) * source_size / scaled_size - 0.5) * 256, floored.
-  const std::int64_t numerator =
-      static_cast<std::int64_t>(2 * scaled_index + 1) * source_size * 128;
+  const std::int64_t numerator = static_cast<std::int64_t>(2 * scaled_index + 1) * source_size * 128;
   std::int64_t position = numerator / scaled_size - 128;
   if (position < 0) position = 0;
   SamplePosition result;
@@ -47,8 +43,8 @@ TRICKLE_HOST_DEVICE SamplePosition source_position(int scaled_index, int scaled_
 }
 
 // Bilinear sample of one byte per `step` bytes in a plane.
-TRICKLE_HOST_DEVICE int bilinear(const std::uint8_t* plane, int pitch, int step, SamplePosition x,
-                                 SamplePosition y, int width, int height) {
+TRICKLE_HOST_DEVICE int bilinear(const std::uint8_t* plane, int pitch, int step, SamplePosition x, SamplePosition y,
+                                 int width, int height) {
   const int x1 = x.index + 1 < width ? x.index + 1 : x.index;
   const int y1 = y.index + 1 < height ? y.index + 1 : y.index;
   const std::uint8_t* row0 = plane + static_cast<std::int64_t>(y.index) * pitch;
@@ -73,17 +69,29 @@ TRICKLE_HOST_DEVICE Rgb8 yuv_to_rgb(int y, int u, int v, YuvColour colour) {
   int rv, gu, gv, bu;
   if (colour.full_range) {
     if (colour.matrix == ColourMatrix::bt709) {
-      rv = 403; gu = -48; gv = -120; bu = 475;
+      rv = 403;
+      gu = -48;
+      gv = -120;
+      bu = 475;
     } else {
-      rv = 359; gu = -88; gv = -183; bu = 454;
+      rv = 359;
+      gu = -88;
+      gv = -183;
+      bu = 454;
     }
   } else {
     c = y - 16;
     ky = 298;
     if (colour.matrix == ColourMatrix::bt709) {
-      rv = 459; gu = -55; gv = -136; bu = 541;
+      rv = 459;
+      gu = -55;
+      gv = -136;
+      bu = 541;
     } else {
-      rv = 409; gu = -100; gv = -208; bu = 516;
+      rv = 409;
+      gu = -100;
+      gv = -208;
+      bu = 516;
     }
   }
   Rgb8 out;
@@ -108,8 +116,7 @@ TRICKLE_HOST_DEVICE std::uint8_t rgb_to_cr(int r, int g, int b, ColourMatrix mat
 
 // One element of an RgbView as a level.
 TRICKLE_HOST_DEVICE int level_at(const RgbView& view, int row, int column, int channel) {
-  const std::int64_t offset = row * view.row_stride + column * view.column_stride +
-                              channel * view.channel_stride;
+  const std::int64_t offset = row * view.row_stride + column * view.column_stride + channel * view.channel_stride;
   if (view.type == PixelType::uint8) {
     return static_cast<const std::uint8_t*>(view.data)[offset];
   }
@@ -129,10 +136,8 @@ TRICKLE_HOST_DEVICE Rgb8 rgb_at(const RgbView& view, int row, int column) {
   return out;
 }
 
-TRICKLE_HOST_DEVICE void store_level(const RgbView& view, int row, int column, int channel,
-                                     std::uint8_t level) {
-  const std::int64_t offset = row * view.row_stride + column * view.column_stride +
-                              channel * view.channel_stride;
+TRICKLE_HOST_DEVICE void store_level(const RgbView& view, int row, int column, int channel, std::uint8_t level) {
+  const std::int64_t offset = row * view.row_stride + column * view.column_stride + channel * view.channel_stride;
   if (view.type == PixelType::uint8) {
     static_cast<std::uint8_t*>(view.data)[offset] = level;
   } else {
@@ -143,35 +148,28 @@ TRICKLE_HOST_DEVICE void store_level(const RgbView& view, int row, int column, i
 
 // Output pixel (column, row) of a source picture fitted to the target by upstream's rule: scaled
 // to cover `geometry`'s size, then the target box cut out of the centre (outside: black).
-TRICKLE_HOST_DEVICE Rgb8 cover_pixel(const Nv12View& source, const CoverCrop& geometry,
-                                     int column, int row, YuvColour colour) {
+TRICKLE_HOST_DEVICE Rgb8 cover_pixel(const Nv12View& source, const CoverCrop& geometry, int column, int row,
+                                     YuvColour colour) {
   const int scaled_x = column + geometry.crop_x;
   const int scaled_y = row + geometry.crop_y;
-  if (scaled_x < 0 || scaled_y < 0 || scaled_x >= geometry.scaled_width ||
-      scaled_y >= geometry.scaled_height) {
+  if (scaled_x < 0 || scaled_y < 0 || scaled_x >= geometry.scaled_width || scaled_y >= geometry.scaled_height) {
     return Rgb8{};
   }
   const int chroma_width = (source.width + 1) / 2;
   const int chroma_height = (source.height + 1) / 2;
-  const int y = bilinear(source.y, source.y_pitch, 1,
-                         source_position(scaled_x, geometry.scaled_width, source.width),
-                         source_position(scaled_y, geometry.scaled_height, source.height),
-                         source.width, source.height);
-  const SamplePosition chroma_x =
-      source_position(scaled_x, geometry.scaled_width, chroma_width);
-  const SamplePosition chroma_y =
-      source_position(scaled_y, geometry.scaled_height, chroma_height);
-  const int u = bilinear(source.uv, source.uv_pitch, 2, chroma_x, chroma_y, chroma_width,
-                         chroma_height);
-  const int v = bilinear(source.uv + 1, source.uv_pitch, 2, chroma_x, chroma_y, chroma_width,
-                         chroma_height);
+  const int y = bilinear(source.y, source.y_pitch, 1, source_position(scaled_x, geometry.scaled_width, source.width),
+                         source_position(scaled_y, geometry.scaled_height, source.height), source.width, source.height);
+  const SamplePosition chroma_x = source_position(scaled_x, geometry.scaled_width, chroma_width);
+  const SamplePosition chroma_y = source_position(scaled_y, geometry.scaled_height, chroma_height);
+  const int u = bilinear(source.uv, source.uv_pitch, 2, chroma_x, chroma_y, chroma_width, chroma_height);
+  const int v = bilinear(source.uv + 1, source.uv_pitch, 2, chroma_x, chroma_y, chroma_width, chroma_height);
   return yuv_to_rgb(y, u, v, colour);
 }
 
 // The 2x2 block at (2 * block_column, 2 * block_row) of an RGB picture into NV12: four luma
 // samples and one chroma pair from the block's average (edges repeat the last row/column).
-TRICKLE_HOST_DEVICE void nv12_block(const RgbView& source, const Nv12Image& target,
-                                    int block_column, int block_row, ColourMatrix matrix) {
+TRICKLE_HOST_DEVICE void nv12_block(const RgbView& source, const Nv12Image& target, int block_column, int block_row,
+                                    ColourMatrix matrix) {
   int sum_r = 0, sum_g = 0, sum_b = 0;
   for (int dy = 0; dy < 2; ++dy) {
     const int row = 2 * block_row + dy;
@@ -190,8 +188,7 @@ TRICKLE_HOST_DEVICE void nv12_block(const RgbView& source, const Nv12Image& targ
     }
   }
   const int r = block_average(sum_r), g = block_average(sum_g), b = block_average(sum_b);
-  std::uint8_t* uv = target.uv + static_cast<std::int64_t>(block_row) * target.uv_pitch +
-                     2 * block_column;
+  std::uint8_t* uv = target.uv + static_cast<std::int64_t>(block_row) * target.uv_pitch + 2 * block_column;
   uv[0] = rgb_to_cb(r, g, b, matrix);
   uv[1] = rgb_to_cr(r, g, b, matrix);
 }

@@ -26,8 +26,7 @@ class AudioRechunker {
  public:
   // Output: sample_rate, format and layout of the encoder; frames of frame_size samples with pts
   // in 1/sample_rate.
-  AudioRechunker(int sample_rate, AVSampleFormat format, const AVChannelLayout& layout,
-                 int frame_size);
+  AudioRechunker(int sample_rate, AVSampleFormat format, const AVChannelLayout& layout, int frame_size);
   ~AudioRechunker();
   AudioRechunker(const AudioRechunker&) = delete;
   AudioRechunker& operator=(const AudioRechunker&) = delete;

@@ -35,9 +35,7 @@ struct AvCodecContextDeleter {
 using AvCodecContextPtr = std::unique_ptr<AVCodecContext, AvCodecContextDeleter>;
 
 struct AvCodecParametersDeleter {
-  void operator()(AVCodecParameters* parameters) const noexcept {
-    avcodec_parameters_free(&parameters);
-  }
+  void operator()(AVCodecParameters* parameters) const noexcept { avcodec_parameters_free(&parameters); }
 };
 using AvCodecParametersPtr = std::unique_ptr<AVCodecParameters, AvCodecParametersDeleter>;
 

@@ -8,14 +8,13 @@
 namespace trickle {
 
 struct CoverCrop {
-  int scaled_width = 0;   // size the source is scaled to
+  int scaled_width = 0;  // size the source is scaled to
   int scaled_height = 0;
-  int crop_x = 0;         // top-left of the target box in the scaled picture; the box may leave
-  int crop_y = 0;         // the picture (odd targets), and the outside is black
+  int crop_x = 0;  // top-left of the target box in the scaled picture; the box may leave
+  int crop_y = 0;  // the picture (odd targets), and the outside is black
 };
 
-inline CoverCrop cover_crop(int source_width, int source_height, int target_width,
-                            int target_height) {
+inline CoverCrop cover_crop(int source_width, int source_height, int target_width, int target_height) {
   CoverCrop result;
   if (source_width == target_width && source_height == target_height) {
     result.scaled_width = target_width;
@@ -27,13 +26,11 @@ inline CoverCrop cover_crop(int source_width, int source_height, int target_widt
   if (target_aspect < source_aspect) {
     result.scaled_height = target_height;
     // Python: int((TH * W / H) / 2) * 2 -- the product is exact integer math, then one division.
-    const double width = static_cast<double>(static_cast<long long>(target_height) * source_width) /
-                         source_height;
+    const double width = static_cast<double>(static_cast<long long>(target_height) * source_width) / source_height;
     result.scaled_width = static_cast<int>(width / 2) * 2;
   } else {
     result.scaled_width = target_width;
-    const double height =
-        static_cast<double>(static_cast<long long>(target_width) * source_height) / source_width;
+    const double height = static_cast<double>(static_cast<long long>(target_width) * source_height) / source_width;
     result.scaled_height = static_cast<int>(height / 2) * 2;
   }
   // Python's w // 2 - TW // 2: both halves are non-negative, so C++ division floors the same.

@@ -28,9 +28,9 @@ struct DecodedAudioFrame {
   // channels) interleaved; dtype follows the format (fltp/flt float32, s16 int16, s32 int32,
   // s64 int64, dbl float64, u8 uint8).
   Tensor samples;
-  int nb_samples = 0;   // per channel
-  std::string format;   // e.g. "fltp"
-  std::string layout;   // e.g. "stereo"
+  int nb_samples = 0;  // per channel
+  std::string format;  // e.g. "fltp"
+  std::string layout;  // e.g. "stereo"
   int sample_rate = 0;
   int channels = 0;
   std::int64_t pts = 0;

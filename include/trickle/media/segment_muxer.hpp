@@ -32,11 +32,9 @@ class SegmentMuxer {
   // Only video and audio streams are carried; packets of the others are dropped (and counted).
   // The codec parameters are copied, so the inputs need not outlive the muxer. The sink must.
   // Fails when no input stream can be carried.
-  static tl::expected<SegmentMuxer, MediaError> create(std::span<const InputStream> inputs,
-                                                       SegmentSink& sink);
+  static tl::expected<SegmentMuxer, MediaError> create(std::span<const InputStream> inputs, SegmentSink& sink);
   // Every stream of a demuxed input, e.g. PacketReader::format_context().
-  static tl::expected<SegmentMuxer, MediaError> create(const AVFormatContext& input,
-                                                       SegmentSink& sink);
+  static tl::expected<SegmentMuxer, MediaError> create(const AVFormatContext& input, SegmentSink& sink);
 
   // A moved-from muxer may only be destroyed or assigned to.
   SegmentMuxer(SegmentMuxer&&) noexcept;

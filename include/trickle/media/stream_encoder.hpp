@@ -53,7 +53,7 @@ struct StreamEncoderStats {
   std::int64_t video_frames_encoded = 0;  // handed to the video encoder
   std::int64_t video_packets_out = 0;
   std::int64_t key_frames_forced = 0;
-  std::int64_t video_frames_resized = 0;  // of another size than the stream's, scaled to it
+  std::int64_t video_frames_resized = 0;   // of another size than the stream's, scaled to it
   std::int64_t video_dropped_invalid = 0;  // tensors that are not a readable picture
   std::int64_t video_dropped_av_sync = 0;  // buffered audio was > 2 s ahead of them
   std::int64_t video_dropped_pts_not_increasing = 0;
@@ -62,11 +62,11 @@ struct StreamEncoderStats {
   std::int64_t audio_frames_in = 0;
   std::int64_t audio_frames_encoded = 0;  // 20 ms Opus frames handed to the audio encoder
   std::int64_t audio_packets_out = 0;
-  std::int64_t audio_dropped_invalid = 0;  // samples that do not match their format
-  std::int64_t audio_dropped_no_stream = 0;  // no audio stream in the output
+  std::int64_t audio_dropped_invalid = 0;      // samples that do not match their format
+  std::int64_t audio_dropped_no_stream = 0;    // no audio stream in the output
   std::int64_t audio_dropped_buffer_full = 0;  // > 100 frames waiting for the first video
-  std::int64_t audio_dropped_too_old = 0;  // older than the first video frame - 2 s
-  std::int64_t audio_dropped_av_sync = 0;  // first audio > 2 s away from the first video
+  std::int64_t audio_dropped_too_old = 0;      // older than the first video frame - 2 s
+  std::int64_t audio_dropped_av_sync = 0;      // first audio > 2 s away from the first video
 
   std::int64_t segments = 0;
 };
@@ -87,8 +87,7 @@ class StreamEncoder {
   // One processed frame, at pts in time_base (normally the decoded input frame's). An unusable
   // tensor is an error value and the stream goes on; so is a frame dropped for a counted reason
   // other than A/V sync. After a failure of the encoder or muxer itself, every call fails.
-  tl::expected<void, MediaError> encode_video(const Tensor& tensor, std::int64_t pts,
-                                              AVRational time_base);
+  tl::expected<void, MediaError> encode_video(const Tensor& tensor, std::int64_t pts, AVRational time_base);
   // One audio frame as the decoder hands it out (any rate, layout and sample format; resampled
   // to 48 kHz mono).
   tl::expected<void, MediaError> encode_audio(const DecodedAudioFrame& frame);

@@ -14,21 +14,21 @@ extern "C" {
 namespace trickle {
 
 struct VideoStreamMetadata {
-  std::string codec;    // decoder name, e.g. "h264"
+  std::string codec;  // decoder name, e.g. "h264"
   int width = 0;
   int height = 0;
-  std::string pix_fmt;  // e.g. "yuv420p"; empty when unknown
-  AVRational time_base{0, 1};             // the stream's: 1/90000 for MPEG-TS
-  std::optional<AVRational> framerate;    // the codec's; none when unknown
-  std::optional<AVRational> sar;          // none when unset, like PyAV's None
+  std::string pix_fmt;                  // e.g. "yuv420p"; empty when unknown
+  AVRational time_base{0, 1};           // the stream's: 1/90000 for MPEG-TS
+  std::optional<AVRational> framerate;  // the codec's; none when unknown
+  std::optional<AVRational> sar;        // none when unset, like PyAV's None
   std::optional<AVRational> dar;
-  std::string format;   // PyAV's str(VideoFormat): "<av.VideoFormat yuv420p, 1280x720>"
+  std::string format;  // PyAV's str(VideoFormat): "<av.VideoFormat yuv420p, 1280x720>"
   int target_width = 0;
   int target_height = 0;
 };
 
 struct AudioStreamMetadata {
-  std::string codec;   // e.g. "aac"
+  std::string codec;  // e.g. "aac"
   int sample_rate = 0;
   std::string format;  // sample format name, e.g. "fltp"
   int channels = 0;

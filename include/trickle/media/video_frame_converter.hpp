@@ -47,8 +47,7 @@ class VideoFrameConverter {
     void operator()(SwsContext* context) const noexcept;
   };
 
-  tl::expected<void, MediaError> prepare_scaler(const AVFrame& frame, int width, int height,
-                                                AVPixelFormat output);
+  tl::expected<void, MediaError> prepare_scaler(const AVFrame& frame, int width, int height, AVPixelFormat output);
 
   VideoTensorFormat format_;
   TensorPool pool_;

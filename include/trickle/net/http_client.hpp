@@ -24,13 +24,15 @@ class HttpClientConnection {
   // Resolves, connects and, for https://, does the TLS handshake; `timeout` bounds all three.
   // `tls` applies to https:// URLs only (and must outlive the call); without it certificates
   // are not checked.
-  static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(
-      Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits,
-      const TlsClientOptions& tls);
+  static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(Executor executor, const Url& url,
+                                                                              Clock::duration timeout,
+                                                                              HttpLimits limits,
+                                                                              const TlsClientOptions& tls);
   // (Overloads, not default arguments: GCC 12 destroys a defaulted temporary twice when the
   // call is co_awaited.)
-  static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(
-      Executor executor, const Url& url, Clock::duration timeout, HttpLimits limits = {});
+  static awaitable<HttpResult<std::unique_ptr<HttpClientConnection>>> connect(Executor executor, const Url& url,
+                                                                              Clock::duration timeout,
+                                                                              HttpLimits limits = {});
 
   HttpClientConnection(Transport transport, HttpLimits limits, std::string authority);
 
@@ -66,9 +68,8 @@ struct HttpResponse {
 // One complete request on a fresh connection (closed afterwards): for DELETEs, small GETs, tests.
 // `tls` as for connect(); without it certificates are not checked.
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
-                                                 HttpHeaders headers, std::string_view body,
-                                                 Clock::duration timeout, std::size_t max_body,
-                                                 const TlsClientOptions& tls);
+                                                 HttpHeaders headers, std::string_view body, Clock::duration timeout,
+                                                 std::size_t max_body, const TlsClientOptions& tls);
 awaitable<HttpResult<HttpResponse>> http_request(Executor executor, const Url& url, std::string_view method,
                                                  HttpHeaders headers = {}, std::string_view body = {},
                                                  Clock::duration timeout = std::chrono::seconds(10),

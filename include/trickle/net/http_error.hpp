@@ -8,14 +8,14 @@
 namespace trickle::net {
 
 enum class HttpErrc {
-  timeout,            // an operation ran past its deadline
-  closed,             // the peer closed the connection (cleanly or not) before the exchange ended
-  cancelled,          // we stopped it (shutdown)
-  malformed,          // the peer sent bytes that are not HTTP/1.1
-  header_too_large,   // request line + headers over the limit
-  body_too_large,     // body (or one chunk) over the limit
-  connect_failed,     // resolve or TCP connect failed
-  io,                 // any other socket error
+  timeout,           // an operation ran past its deadline
+  closed,            // the peer closed the connection (cleanly or not) before the exchange ended
+  cancelled,         // we stopped it (shutdown)
+  malformed,         // the peer sent bytes that are not HTTP/1.1
+  header_too_large,  // request line + headers over the limit
+  body_too_large,    // body (or one chunk) over the limit
+  connect_failed,    // resolve or TCP connect failed
+  io,                // any other socket error
 };
 
 struct HttpError {

@@ -9,12 +9,12 @@ namespace trickle::net {
 using namespace std::chrono_literals;
 
 struct HttpLimits {
-  std::size_t max_header_bytes = 16 * 1024;          // request/status line + all header fields
+  std::size_t max_header_bytes = 16 * 1024;           // request/status line + all header fields
   std::size_t max_body_bytes = 256ull * 1024 * 1024;  // one message body (sum of chunks)
-  std::chrono::milliseconds header_timeout = 10s;    // first byte → complete head
-  std::chrono::milliseconds idle_timeout = 60s;      // keep-alive connection waiting for a request
-  std::chrono::milliseconds write_timeout = 30s;     // one write to a peer that stopped reading
-  std::size_t read_buffer_bytes = 64 * 1024;         // per connection; bounds what one read pulls in
+  std::chrono::milliseconds header_timeout = 10s;     // first byte → complete head
+  std::chrono::milliseconds idle_timeout = 60s;       // keep-alive connection waiting for a request
+  std::chrono::milliseconds write_timeout = 30s;      // one write to a peer that stopped reading
+  std::size_t read_buffer_bytes = 64 * 1024;          // per connection; bounds what one read pulls in
 };
 
 }  // namespace trickle::net

@@ -9,8 +9,8 @@
 namespace trickle::net {
 
 struct RequestHead {
-  std::string method;   // "GET", "POST", ...
-  std::string target;   // origin-form as received: "/path?query"
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // origin-form as received: "/path?query"
   int version_minor = 1;
   HttpHeaders headers;
 

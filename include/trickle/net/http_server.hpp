@@ -53,8 +53,7 @@ class ServerResponse {
   // Starts the response: Content-Length when `content_length` is given, chunked otherwise.
   // With `flush` false the head waits and goes out with the first body bytes (one packet).
   awaitable<HttpResult<void>> start(int status, HttpHeaders headers,
-                                    std::optional<std::size_t> content_length = std::nullopt,
-                                    bool flush = true);
+                                    std::optional<std::size_t> content_length = std::nullopt, bool flush = true);
   awaitable<HttpResult<void>> write(std::span<const std::uint8_t> bytes);
   // Several pieces in one gather write (each its own chunk when chunked); the bytes are not copied.
   awaitable<HttpResult<void>> write_pieces(std::span<const std::span<const std::uint8_t>> pieces);

@@ -15,7 +15,7 @@
 namespace trickle::net {
 
 // Environment variables read by TlsClientOptions::from_environment().
-inline constexpr const char* env_ca_bundle = "TRICKLE_CA_BUNDLE";  // PEM file: verify against it
+inline constexpr const char* env_ca_bundle = "TRICKLE_CA_BUNDLE";    // PEM file: verify against it
 inline constexpr const char* env_tls_verify = "TRICKLE_TLS_VERIFY";  // 1/true/yes: verify (system CAs)
 
 struct TlsClientOptions {

@@ -10,10 +10,10 @@
 namespace trickle::net {
 
 struct Url {
-  bool secure = false;    // https: TLS over the connection
-  std::string host;       // without brackets for IPv6
+  bool secure = false;      // https: TLS over the connection
+  std::string host;         // without brackets for IPv6
   std::uint16_t port = 80;  // 443 when https and not given
-  std::string target;     // path + query, at least "/"
+  std::string target;       // path + query, at least "/"
 
   static tl::expected<Url, std::string> parse(std::string_view text);
 

@@ -17,7 +17,7 @@ namespace trickle::protocol {
 using namespace std::chrono_literals;
 
 struct PublisherOptions {
-  std::string mime_type = "video/mp4";              // PyTrickle's default; video uses video/mp2t
+  std::string mime_type = "video/mp4";  // PyTrickle's default; video uses video/mp2t
   std::int64_t start_seq = 0;
   std::chrono::milliseconds connect_timeout = 30s;  // connect, and wait for the reply once a segment ends
   // https:// only: certificates are not checked unless asked here or by the environment.
@@ -42,8 +42,7 @@ class SegmentWriter {
 
 class TricklePublisher {
  public:
-  TricklePublisher(net::Executor executor, std::string url, PublisherOptions options = {},
-                   ErrorCallback on_error = {});
+  TricklePublisher(net::Executor executor, std::string url, PublisherOptions options = {}, ErrorCallback on_error = {});
   ~TricklePublisher();
   TricklePublisher(const TricklePublisher&) = delete;
   TricklePublisher& operator=(const TricklePublisher&) = delete;

@@ -21,13 +21,13 @@ using namespace std::chrono_literals;
 
 struct RelayOptions {
   std::string base_path = "/";
-  bool autocreate = false;                         // first POST to an unknown channel creates it
-  std::chrono::milliseconds idle_timeout = 5min;   // channels with no new segment for this long close
+  bool autocreate = false;                        // first POST to an unknown channel creates it
+  std::chrono::milliseconds idle_timeout = 5min;  // channels with no new segment for this long close
   std::chrono::milliseconds sweep_interval = 1min;
   std::chrono::milliseconds post_keepalive = 10s;  // idle pre-connected POST gets a 100 this often
   bool changes_feed = false;                       // publish {"added"/"removed"} on channel `_changes`
   net::HttpLimits limits;
-  std::optional<net::TlsServerOptions> tls;        // serve https:// (as go-livepeer's relay does)
+  std::optional<net::TlsServerOptions> tls;  // serve https:// (as go-livepeer's relay does)
 };
 
 // Headers of the protocol.
@@ -58,7 +58,7 @@ class RelayServer {
   bool secure() const { return http_.secure(); }
   net::HttpServer& http() { return http_; }
 
- // A parsed request path (public so the route parser, a free function, can build one).
+  // A parsed request path (public so the route parser, a free function, can build one).
   struct Route;
 
  private:

@@ -17,10 +17,10 @@ namespace trickle::protocol {
 using namespace std::chrono_literals;
 
 struct SubscriberOptions {
-  std::int64_t start_seq = -2;                        // -2: join the segment being written now
+  std::int64_t start_seq = -2;  // -2: join the segment being written now
   int max_retries = 5;
-  std::chrono::milliseconds connect_timeout = 30s;    // connect + wait for the segment to start
-  std::chrono::milliseconds read_timeout = 30s;       // longest pause between two body pieces
+  std::chrono::milliseconds connect_timeout = 30s;  // connect + wait for the segment to start
+  std::chrono::milliseconds read_timeout = 30s;     // longest pause between two body pieces
   std::chrono::milliseconds retry_delay = 500ms;
   // https:// only: certificates are not checked unless asked here or by the environment.
   net::TlsClientOptions tls = net::TlsClientOptions::from_environment();

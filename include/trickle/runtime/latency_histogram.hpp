@@ -18,12 +18,10 @@ class LatencyHistogram {
   explicit LatencyHistogram(std::size_t window = 4096);
 
   void record(std::chrono::steady_clock::duration latency);
-  void record_since(std::chrono::steady_clock::time_point start) {
-    record(std::chrono::steady_clock::now() - start);
-  }
+  void record_since(std::chrono::steady_clock::time_point start) { record(std::chrono::steady_clock::now() - start); }
 
   struct Summary {
-    std::int64_t count = 0;  // every sample ever recorded
+    std::int64_t count = 0;                                 // every sample ever recorded
     double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;  // over the recent window
   };
   Summary summary() const;

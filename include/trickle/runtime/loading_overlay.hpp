@@ -29,8 +29,7 @@ struct OverlayConfig {
 // The card at the size of `original` ((1,)H,W,C in any dtype): an [H, W, 3] float32 frame with
 // the original's pts and time base, like upstream's build_frame_overlay. nullopt when the
 // original has no usable size or progress is outside [0, 1].
-std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original,
-                                                        std::int64_t frame_counter,
+std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original, std::int64_t frame_counter,
                                                         std::optional<double> progress);
 
 class OverlayController {

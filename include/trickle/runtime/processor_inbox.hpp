@@ -49,8 +49,8 @@ class ProcessorInbox {
   void abort();
 
   struct Counters {
-    std::int64_t video_trimmed = 0;      // the frame skipper's backlog trim
-    std::int64_t video_dropped_full = 0; // hard cap reached
+    std::int64_t video_trimmed = 0;       // the frame skipper's backlog trim
+    std::int64_t video_dropped_full = 0;  // hard cap reached
     std::int64_t audio_dropped_full = 0;
     std::int64_t dropped_at_stop = 0;
     std::size_t video_queued = 0, audio_queued = 0;

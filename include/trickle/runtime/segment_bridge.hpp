@@ -19,9 +19,15 @@ namespace trickle {
 
 class SegmentBridge final : public SegmentSink {
  public:
-  struct Begin { std::int64_t index; };
-  struct Data { std::vector<std::uint8_t> bytes; };
-  struct End { std::int64_t index; };
+  struct Begin {
+    std::int64_t index;
+  };
+  struct Data {
+    std::vector<std::uint8_t> bytes;
+  };
+  struct End {
+    std::int64_t index;
+  };
   using Event = std::variant<Begin, Data, End>;
 
   // `wake` is called (from the producing thread) whenever events become available or the bridge

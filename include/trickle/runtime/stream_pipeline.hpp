@@ -40,13 +40,13 @@ struct StreamPipelineOptions {
   // For https:// URLs: certificates are not checked unless asked here or by the environment
   // (TRICKLE_CA_BUNDLE, TRICKLE_TLS_VERIFY), as upstream PyTrickle never checks them.
   net::TlsClientOptions tls = net::TlsClientOptions::from_environment();
-  std::int64_t subscribe_start_seq = -2;  // upstream's: join the segment being written
-  int width = 512, height = 512;       // the processor's input size
-  std::optional<int> max_framerate;    // none: 24, upstream's default
-  bool detect_out_resolution = true;   // false: encode at width x height
+  std::int64_t subscribe_start_seq = -2;                        // upstream's: join the segment being written
+  int width = 512, height = 512;                                // the processor's input size
+  std::optional<int> max_framerate;                             // none: 24, upstream's default
+  bool detect_out_resolution = true;                            // false: encode at width x height
   std::optional<double> subscriber_timeout, publisher_timeout;  // seconds; none: 30 s (control: none)
-  double heartbeat_interval = 10.0;    // seconds; <= 0: no heartbeats
-  double send_data_interval = 0.333;   // seconds between data-channel posts
+  double heartbeat_interval = 10.0;                             // seconds; <= 0: no heartbeats
+  double send_data_interval = 0.333;                            // seconds between data-channel posts
   FrameSkipConfig frame_skip;
   OverlayConfig overlay;
   // Opt-in cheaper frames: uint8 instead of float32, [H, W, 3] instead of [1, H, W, 3].
@@ -86,8 +86,8 @@ class StreamPipeline {
   // "subscription_ended", "decode_error", ...).
   using ErrorCallback = std::function<void(std::string_view kind, std::string_view message)>;
 
-  StreamPipeline(net::Executor executor, std::shared_ptr<FrameProcessor> processor,
-                 StreamPipelineOptions options, ErrorCallback on_error = {});
+  StreamPipeline(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamPipelineOptions options,
+                 ErrorCallback on_error = {});
   // Stops and waits for the threads (without the io thread's help: do not destroy it on the io
   // thread while it runs, wait for finished() first).
   ~StreamPipeline();

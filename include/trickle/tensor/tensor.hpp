@@ -43,8 +43,8 @@ class Tensor {
   // Addition: wraps memory already owned by `storage` (whatever its deleter does), `data` being
   // the first element somewhere inside it. Lets owners that already have a shared_ptr (the
   // TensorPool, AVFrame references) skip the extra std::function allocation of from_blob.
-  static Tensor from_storage(std::shared_ptr<void> storage, void* data, Shape shape, Shape strides,
-                             DType dtype, Device device);
+  static Tensor from_storage(std::shared_ptr<void> storage, void* data, Shape shape, Shape strides, DType dtype,
+                             Device device);
 
   // use_count, not the pointer: from_blob may own a null pointer (an empty foreign tensor).
   bool defined() const { return storage_.use_count() != 0; }

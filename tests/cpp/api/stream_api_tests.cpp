@@ -59,146 +59,159 @@ Json body_of(const ApiResponse& response) {
 BOOST_AUTO_TEST_SUITE(stream_api)
 
 BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
-  run_async([&]() -> net::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    auto processor = std::make_shared<Recorder>();
-    StreamApi api(executor, processor);
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto processor = std::make_shared<Recorder>();
+        StreamApi api(executor, processor);
 
-    auto health = co_await api.handle(get("/health"));
-    BOOST_TEST(health.body == R"({"status": "LOADING"})");
-    BOOST_TEST(health.content_type == "application/json; charset=utf-8");
-    // No loading started: a start is refused at once.
-    auto early = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g"})"));
-    BOOST_TEST(early.status == 503);
-    BOOST_TEST(early.body ==
-               R"({"status": "error", "message": "Pipeline is still initializing. Please wait for IDLE status.", "current_state": "LOADING"})");
+        auto health = co_await api.handle(get("/health"));
+        BOOST_TEST(health.body == R"({"status": "LOADING"})");
+        BOOST_TEST(health.content_type == "application/json; charset=utf-8");
+        // No loading started: a start is refused at once.
+        auto early = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g"})"));
+        BOOST_TEST(early.status == 503);
+        BOOST_TEST(
+            early.body ==
+            R"({"status": "error", "message": "Pipeline is still initializing. Please wait for IDLE status.", "current_state": "LOADING"})");
 
-    api.start_loading();
-    processor->release();
-    const bool idle = co_await eventually([&] { return api.state().health_status() == "IDLE"; });
-    BOOST_REQUIRE(idle);
+        api.start_loading();
+        processor->release();
+        const bool idle = co_await eventually([&] { return api.state().health_status() == "IDLE"; });
+        BOOST_REQUIRE(idle);
 
-    auto missing = co_await api.handle(get("/nothing/here"));
-    BOOST_TEST(missing.status == 404);
-    BOOST_TEST(missing.body == "404: Not Found");
-    auto wrong_method = co_await api.handle(get("/stream/start"));
-    BOOST_TEST(wrong_method.status == 405);
-    ApiRequest head_request = get("/health");
-    head_request.method = "HEAD";
-    auto head = co_await api.handle(head_request);
-    BOOST_TEST(head.status == 200);
-    auto prefixed = co_await api.handle(get("/api/stream/status"));
-    BOOST_TEST(prefixed.status == 404);  // the default prefix is "/" (docs/compatibility.md Q1)
+        auto missing = co_await api.handle(get("/nothing/here"));
+        BOOST_TEST(missing.status == 404);
+        BOOST_TEST(missing.body == "404: Not Found");
+        auto wrong_method = co_await api.handle(get("/stream/start"));
+        BOOST_TEST(wrong_method.status == 405);
+        ApiRequest head_request = get("/health");
+        head_request.method = "HEAD";
+        auto head = co_await api.handle(head_request);
+        BOOST_TEST(head.status == 200);
+        auto prefixed = co_await api.handle(get("/api/stream/status"));
+        BOOST_TEST(prefixed.status == 404);  // the default prefix is "/" (docs/compatibility.md Q1)
 
-    auto app_version = co_await api.handle(get("/app-version"));
-    BOOST_TEST(app_version.body == R"({"version": "0.0.1"})");
-    auto version = body_of(co_await api.handle(get("/version")));
-    BOOST_TEST(version["pipeline"] == "byoc");
-    BOOST_TEST(version.contains("model_id"));
-    auto info = body_of(co_await api.handle(get("/hardware/info")));
-    BOOST_TEST(info["gpu_info"].is_object());
-    auto stats = body_of(co_await api.handle(get("/hardware/stats")));
-    BOOST_TEST(stats["gpu_stats"].is_object());
+        auto app_version = co_await api.handle(get("/app-version"));
+        BOOST_TEST(app_version.body == R"({"version": "0.0.1"})");
+        auto version = body_of(co_await api.handle(get("/version")));
+        BOOST_TEST(version["pipeline"] == "byoc");
+        BOOST_TEST(version.contains("model_id"));
+        auto info = body_of(co_await api.handle(get("/hardware/info")));
+        BOOST_TEST(info["gpu_info"].is_object());
+        auto stats = body_of(co_await api.handle(get("/hardware/stats")));
+        BOOST_TEST(stats["gpu_stats"].is_object());
 
-    // Bad starts: 400 with upstream's message, state untouched.
-    auto bad_type = co_await api.handle(post("/stream/start", "{}", "text/plain"));
-    BOOST_TEST(bad_type.status == 400);
-    BOOST_TEST(bad_type.body ==
-               R"({"status": "error", "message": "Error starting stream: Unknown content type: text/plain", "current_state": "IDLE"})");
-    auto no_type = co_await api.handle(post("/stream/start", "{}", ""));
-    BOOST_TEST(body_of(no_type)["message"] == "Error starting stream: Unknown content type: application/octet-stream");
-    auto bad_json = co_await api.handle(post("/stream/start", "{\"gateway_request_id\": ", "application/json; charset=utf-8"));
-    BOOST_TEST(bad_json.status == 400);
-    BOOST_TEST(body_of(bad_json)["message"] == "Error starting stream: Expecting value: line 1 column 24 (char 23)");
-    auto invalid = co_await api.handle(post("/stream/start", R"({"params": {"width": 4}})"));
-    BOOST_TEST(invalid.status == 400);
-    BOOST_TEST(body_of(invalid)["message"].get<std::string>().starts_with(
-        "Error starting stream: 2 validation errors for StreamStartRequest\ngateway_request_id\n  Field required"));
+        // Bad starts: 400 with upstream's message, state untouched.
+        auto bad_type = co_await api.handle(post("/stream/start", "{}", "text/plain"));
+        BOOST_TEST(bad_type.status == 400);
+        BOOST_TEST(
+            bad_type.body ==
+            R"({"status": "error", "message": "Error starting stream: Unknown content type: text/plain", "current_state": "IDLE"})");
+        auto no_type = co_await api.handle(post("/stream/start", "{}", ""));
+        BOOST_TEST(body_of(no_type)["message"] ==
+                   "Error starting stream: Unknown content type: application/octet-stream");
+        auto bad_json =
+            co_await api.handle(post("/stream/start", "{\"gateway_request_id\": ", "application/json; charset=utf-8"));
+        BOOST_TEST(bad_json.status == 400);
+        BOOST_TEST(body_of(bad_json)["message"] ==
+                   "Error starting stream: Expecting value: line 1 column 24 (char 23)");
+        auto invalid = co_await api.handle(post("/stream/start", R"({"params": {"width": 4}})"));
+        BOOST_TEST(invalid.status == 400);
+        BOOST_TEST(body_of(invalid)["message"].get<std::string>().starts_with(
+            "Error starting stream: 2 validation errors for StreamStartRequest\ngateway_request_id\n  Field required"));
 
-    // No stream yet.
-    auto stop_nothing = co_await api.handle(post("/stream/stop", ""));
-    BOOST_TEST(stop_nothing.status == 400);
-    BOOST_TEST(stop_nothing.body == R"({"status": "error", "message": "No active stream to stop"})");
-    auto params_nothing = co_await api.handle(post("/stream/params", R"({"a": 1})"));
-    BOOST_TEST(params_nothing.status == 400);
-    BOOST_TEST(params_nothing.body == R"({"status": "error", "message": "No active stream to update"})");
-    auto params_invalid = co_await api.handle(post("/stream/params", R"({"max_framerate": 0})"));
-    BOOST_TEST(params_invalid.status == 500);  // validation comes first
-    BOOST_TEST(params_invalid.body ==
-               R"({"status": "error", "message": "Parameter update failed: max_framerate must be a positive integer"})");
+        // No stream yet.
+        auto stop_nothing = co_await api.handle(post("/stream/stop", ""));
+        BOOST_TEST(stop_nothing.status == 400);
+        BOOST_TEST(stop_nothing.body == R"({"status": "error", "message": "No active stream to stop"})");
+        auto params_nothing = co_await api.handle(post("/stream/params", R"({"a": 1})"));
+        BOOST_TEST(params_nothing.status == 400);
+        BOOST_TEST(params_nothing.body == R"({"status": "error", "message": "No active stream to update"})");
+        auto params_invalid = co_await api.handle(post("/stream/params", R"({"max_framerate": 0})"));
+        BOOST_TEST(params_invalid.status == 500);  // validation comes first
+        BOOST_TEST(
+            params_invalid.body ==
+            R"({"status": "error", "message": "Parameter update failed: max_framerate must be a positive integer"})");
 
-    // A stream without channels (only the id is required): OK, then busy.
-    auto started = co_await api.handle(post("/live-video-to-video", R"({"gateway_request_id": "g1", "params": {"k": 1}})"));
-    BOOST_TEST(started.status == 200);
-    BOOST_TEST(started.body ==
-               R"({"status": "success", "message": "Stream started successfully", "request_id": "g1", "current_state": "OK"})");
-    auto busy = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g2"})"));
-    BOOST_TEST(busy.status == 503);
-    BOOST_TEST(busy.body == R"({"status": "error", "message": "Pipeline is still in use", "current_state": "OK"})");
-    auto status = body_of(co_await api.handle(get("/stream/status")));
-    BOOST_TEST(status["status"] == "OK");
-    BOOST_TEST(status["client_active"] == true);
-    BOOST_TEST(status["client_running"] == true);
-    BOOST_TEST(status["current_params"] == (Json{{"subscribe_url", nullptr}, {"publish_url", nullptr}, {"gateway_request_id", "g1"}}));
-    BOOST_TEST(status["fps"].size() == 4u);
+        // A stream without channels (only the id is required): OK, then busy.
+        auto started =
+            co_await api.handle(post("/live-video-to-video", R"({"gateway_request_id": "g1", "params": {"k": 1}})"));
+        BOOST_TEST(started.status == 200);
+        BOOST_TEST(
+            started.body ==
+            R"({"status": "success", "message": "Stream started successfully", "request_id": "g1", "current_state": "OK"})");
+        auto busy = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g2"})"));
+        BOOST_TEST(busy.status == 503);
+        BOOST_TEST(busy.body == R"({"status": "error", "message": "Pipeline is still in use", "current_state": "OK"})");
+        auto status = body_of(co_await api.handle(get("/stream/status")));
+        BOOST_TEST(status["status"] == "OK");
+        BOOST_TEST(status["client_active"] == true);
+        BOOST_TEST(status["client_running"] == true);
+        BOOST_TEST(status["current_params"] ==
+                   (Json{{"subscribe_url", nullptr}, {"publish_url", nullptr}, {"gateway_request_id", "g1"}}));
+        BOOST_TEST(status["fps"].size() == 4u);
 
-    // Params reach the processor before the answer; a processor failure makes ERROR (docs/compatibility.md Q15).
-    auto updated = co_await api.handle(post("/stream/params", R"({"prompt": "cat", "width": "64", "height": 64})"));
-    BOOST_TEST(updated.body == R"({"status": "success", "message": "Parameters updated successfully"})");
-    {
-      std::lock_guard lock(processor->mutex);
-      BOOST_TEST(processor->last_params == (Json{{"prompt", "cat"}, {"width", 64}, {"height", 64}}));
-    }
-    auto stopped = co_await api.handle(post("/stream/stop", "ignored"));
-    BOOST_TEST(stopped.body == R"({"status": "success", "message": "Stream stopped successfully"})");
-    auto after = co_await api.handle(get("/health"));
-    BOOST_TEST(after.body == R"({"status": "IDLE"})");
+        // Params reach the processor before the answer; a processor failure makes ERROR (docs/compatibility.md Q15).
+        auto updated = co_await api.handle(post("/stream/params", R"({"prompt": "cat", "width": "64", "height": 64})"));
+        BOOST_TEST(updated.body == R"({"status": "success", "message": "Parameters updated successfully"})");
+        {
+          std::lock_guard lock(processor->mutex);
+          BOOST_TEST(processor->last_params == (Json{{"prompt", "cat"}, {"width", 64}, {"height", 64}}));
+        }
+        auto stopped = co_await api.handle(post("/stream/stop", "ignored"));
+        BOOST_TEST(stopped.body == R"({"status": "success", "message": "Stream stopped successfully"})");
+        auto after = co_await api.handle(get("/health"));
+        BOOST_TEST(after.body == R"({"status": "IDLE"})");
 
-    co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g3"})"));
-    auto exploded = co_await api.handle(post("/stream/params", R"({"explode": true})"));
-    BOOST_TEST(exploded.status == 200);
-    auto error_health = co_await api.handle(get("/health"));
-    BOOST_TEST(error_health.body == R"({"status": "ERROR"})");
-    co_await api.stop();
-    // ERROR is sticky: starts are refused as "initializing" (docs/compatibility.md Q10).
-    auto refused = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g4"})"));
-    BOOST_TEST(refused.status == 503);
-    BOOST_TEST(body_of(refused)["current_state"] == "ERROR");
-  }, 30s);
+        co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g3"})"));
+        auto exploded = co_await api.handle(post("/stream/params", R"({"explode": true})"));
+        BOOST_TEST(exploded.status == 200);
+        auto error_health = co_await api.handle(get("/health"));
+        BOOST_TEST(error_health.body == R"({"status": "ERROR"})");
+        co_await api.stop();
+        // ERROR is sticky: starts are refused as "initializing" (docs/compatibility.md Q10).
+        auto refused = co_await api.handle(post("/stream/start", R"({"gateway_request_id": "g4"})"));
+        BOOST_TEST(refused.status == 503);
+        BOOST_TEST(body_of(refused)["current_state"] == "ERROR");
+      },
+      30s);
 }
 
 BOOST_AUTO_TEST_CASE(a_failed_model_load_is_a_permanent_error) {
-  run_async([&]() -> net::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    auto processor = std::make_shared<Recorder>();
-    StreamApiOptions options;
-    options.route_prefix = "/api/";
-    options.pipeline = "my-pipeline";
-    options.capability_name = "my-model";
-    StreamApi api(executor, processor, options);
-    api.start_loading();
-    // A start during LOADING waits for the load to finish, then learns the outcome.
-    auto waiting_start = [&]() -> net::awaitable<ApiResponse> {
-      co_return co_await api.handle(post("/api/stream/start", R"({"gateway_request_id": "g"})"));
-    };
-    std::optional<ApiResponse> answer;
-    auto start_it = [&]() -> net::awaitable<void> { answer = co_await waiting_start(); };
-    net::spawn(executor, start_it(), "the waiting start");
-    co_await net::sleep_for(50ms);
-    BOOST_TEST(!answer.has_value());
-    processor->release(true);
-    const bool answered = co_await eventually([&] { return answer.has_value(); });
-    BOOST_REQUIRE(answered);
-    BOOST_TEST(answer->status == 503);
-    auto health = co_await api.handle(get("/health"));
-    BOOST_TEST(health.body == R"({"status": "ERROR"})");
-    auto status = body_of(co_await api.handle(get("/api/stream/status")));
-    BOOST_TEST(status["pipeline_state"] == "ERROR");
-    BOOST_TEST(status["client_active"] == false);
-    auto version = body_of(co_await api.handle(get("/version")));
-    BOOST_TEST(version["pipeline"] == "my-pipeline");
-    BOOST_TEST(version["model_id"] == "my-model");
-  }, 30s);
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto processor = std::make_shared<Recorder>();
+        StreamApiOptions options;
+        options.route_prefix = "/api/";
+        options.pipeline = "my-pipeline";
+        options.capability_name = "my-model";
+        StreamApi api(executor, processor, options);
+        api.start_loading();
+        // A start during LOADING waits for the load to finish, then learns the outcome.
+        auto waiting_start = [&]() -> net::awaitable<ApiResponse> {
+          co_return co_await api.handle(post("/api/stream/start", R"({"gateway_request_id": "g"})"));
+        };
+        std::optional<ApiResponse> answer;
+        auto start_it = [&]() -> net::awaitable<void> { answer = co_await waiting_start(); };
+        net::spawn(executor, start_it(), "the waiting start");
+        co_await net::sleep_for(50ms);
+        BOOST_TEST(!answer.has_value());
+        processor->release(true);
+        const bool answered = co_await eventually([&] { return answer.has_value(); });
+        BOOST_REQUIRE(answered);
+        BOOST_TEST(answer->status == 503);
+        auto health = co_await api.handle(get("/health"));
+        BOOST_TEST(health.body == R"({"status": "ERROR"})");
+        auto status = body_of(co_await api.handle(get("/api/stream/status")));
+        BOOST_TEST(status["pipeline_state"] == "ERROR");
+        BOOST_TEST(status["client_active"] == false);
+        auto version = body_of(co_await api.handle(get("/version")));
+        BOOST_TEST(version["pipeline"] == "my-pipeline");
+        BOOST_TEST(version["model_id"] == "my-model");
+      },
+      30s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,11 +46,11 @@ BOOST_AUTO_TEST_CASE(nvdec_pictures_become_cuda_tensors_equal_to_the_reference,
       BOOST_REQUIRE(av_hwframe_transfer_data(host.get(), &frame, 0) >= 0);
       const std::size_t element = dtype == DType::uint8 ? 1 : 4;
       std::vector<std::uint8_t> expected(256 * 256 * 3 * element);
-      RgbView target{expected.data(), dtype == DType::uint8 ? PixelType::uint8 : PixelType::float32,
-                     256, 256, 3, 256 * 3, 3, 1};
-      nv12_to_rgb_reference(Nv12View{host->data[0], host->data[1], host->linesize[0],
-                                     host->linesize[1], host->width, host->height},
-                            target, YuvColour{});
+      RgbView target{
+          expected.data(), dtype == DType::uint8 ? PixelType::uint8 : PixelType::float32, 256, 256, 3, 256 * 3, 3, 1};
+      nv12_to_rgb_reference(
+          Nv12View{host->data[0], host->data[1], host->linesize[0], host->linesize[1], host->width, host->height},
+          target, YuvColour{});
       auto on_host = copy_to_host(*tensor);
       BOOST_REQUIRE(on_host.has_value());
       ++compared;
@@ -73,8 +73,7 @@ BOOST_AUTO_TEST_CASE(nvdec_pictures_become_cuda_tensors_equal_to_the_reference,
   }
 }
 
-BOOST_AUTO_TEST_CASE(cuda_buffers_are_reused_and_copied_back_exactly,
-                     *boost::unit_test::precondition(GpuPresent{})) {
+BOOST_AUTO_TEST_CASE(cuda_buffers_are_reused_and_copied_back_exactly, *boost::unit_test::precondition(GpuPresent{})) {
   CudaBufferPool pool(2);
   void* first = nullptr;
   {

@@ -12,8 +12,7 @@ struct GpuPresent {
   boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
     const CudaDevice& device = cuda_device();
     boost::test_tools::assertion_result result(device.usable);
-    result.message() << (device.usable ? "CUDA device " + device.name
-                                       : "skipped, needs a GPU: " + device.why_not);
+    result.message() << (device.usable ? "CUDA device " + device.name : "skipped, needs a GPU: " + device.why_not);
     return result;
   }
 };

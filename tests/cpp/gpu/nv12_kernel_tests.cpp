@@ -42,25 +42,26 @@ struct DeviceBuffer {
   explicit DeviceBuffer(std::size_t bytes) { check(cudaMalloc(&pointer, bytes)); }
   ~DeviceBuffer() { cudaFree(pointer); }
   template <typename T>
-  T* as() const { return static_cast<T*>(pointer); }
+  T* as() const {
+    return static_cast<T*>(pointer);
+  }
 };
 
 struct DeviceNv12 {
   DeviceBuffer y;
   DeviceBuffer uv;
   test::HostNv12 shape;
-  explicit DeviceNv12(const test::HostNv12& host)
-      : y(host.y.size()), uv(host.uv.size()), shape(host) {
+  explicit DeviceNv12(const test::HostNv12& host) : y(host.y.size()), uv(host.uv.size()), shape(host) {
     check(cudaMemcpy(y.pointer, host.y.data(), host.y.size(), cudaMemcpyHostToDevice));
     check(cudaMemcpy(uv.pointer, host.uv.data(), host.uv.size(), cudaMemcpyHostToDevice));
   }
   Nv12View view() const {
-    return Nv12View{y.as<std::uint8_t>(), uv.as<std::uint8_t>(), shape.y_pitch, shape.uv_pitch,
-                    shape.width, shape.height};
+    return Nv12View{y.as<std::uint8_t>(), uv.as<std::uint8_t>(), shape.y_pitch,
+                    shape.uv_pitch,       shape.width,           shape.height};
   }
   Nv12Image image() const {
-    return Nv12Image{y.as<std::uint8_t>(), uv.as<std::uint8_t>(), shape.y_pitch, shape.uv_pitch,
-                     shape.width, shape.height};
+    return Nv12Image{y.as<std::uint8_t>(), uv.as<std::uint8_t>(), shape.y_pitch,
+                     shape.uv_pitch,       shape.width,           shape.height};
   }
   test::HostNv12 download() const {
     test::HostNv12 host = shape;
@@ -90,8 +91,8 @@ BOOST_AUTO_TEST_CASE(nv12_to_rgb_kernel_equals_the_reference, *boost::unit_test:
       check(cudaStreamSynchronize(stream));
       check(cudaStreamDestroy(stream));
       check(cudaMemcpy(actual.data(), target.pointer, bytes, cudaMemcpyDeviceToHost));
-      BOOST_TEST((actual == expected), w << "x" << h << " -> " << tw << "x" << th
-                                         << (type == PixelType::uint8 ? " uint8" : " float32"));
+      BOOST_TEST((actual == expected),
+                 w << "x" << h << " -> " << tw << "x" << th << (type == PixelType::uint8 ? " uint8" : " float32"));
     }
   }
 }
@@ -102,17 +103,16 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_kernel_equals_the_reference, *boost::unit_test:
     std::vector<float> as_float(rgb.size());
     for (std::size_t i = 0; i < rgb.size(); ++i) as_float[i] = static_cast<float>(rgb[i]) / 255.0f;
     test::HostNv12 expected = test::blank_nv12(w, h);
-    rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, w, h), expected.image(),
-                          ColourMatrix::bt601);
+    rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, w, h), expected.image(), ColourMatrix::bt601);
     for (PixelType type : {PixelType::uint8, PixelType::float32}) {
-      const void* host = type == PixelType::uint8 ? static_cast<const void*>(rgb.data())
-                                                  : static_cast<const void*>(as_float.data());
+      const void* host =
+          type == PixelType::uint8 ? static_cast<const void*>(rgb.data()) : static_cast<const void*>(as_float.data());
       const std::size_t bytes = rgb.size() * (type == PixelType::uint8 ? 1 : 4);
       DeviceBuffer source(bytes);
       check(cudaMemcpy(source.pointer, host, bytes, cudaMemcpyHostToDevice));
       const DeviceNv12 target(test::blank_nv12(w, h));
-      const KernelError error = rgb_to_nv12(test::rgb_view(source.pointer, type, w, h),
-                                            target.image(), ColourMatrix::bt601, nullptr);
+      const KernelError error =
+          rgb_to_nv12(test::rgb_view(source.pointer, type, w, h), target.image(), ColourMatrix::bt601, nullptr);
       BOOST_REQUIRE_MESSAGE(error.empty(), error);
       check(cudaDeviceSynchronize());
       const test::HostNv12 actual = target.download();

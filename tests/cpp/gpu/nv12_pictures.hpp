@@ -43,8 +43,7 @@ inline HostNv12 gradient_nv12(int width, int height) {
       if (column > width / 3 && column < 2 * width / 3 && row > height / 3 && row < 2 * height / 3) {
         level = 220;
       }
-      picture.y[static_cast<std::size_t>(row) * picture.y_pitch + column] =
-          static_cast<std::uint8_t>(level);
+      picture.y[static_cast<std::size_t>(row) * picture.y_pitch + column] = static_cast<std::uint8_t>(level);
     }
   }
   for (int row = 0; row < (height + 1) / 2; ++row) {

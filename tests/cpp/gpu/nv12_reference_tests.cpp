@@ -59,8 +59,7 @@ std::vector<std::uint8_t> via_swscale(const test::HostNv12& picture, int width, 
 
 std::vector<std::uint8_t> via_reference(const test::HostNv12& picture, int width, int height) {
   std::vector<std::uint8_t> rgb(static_cast<std::size_t>(width) * height * 3, 7);
-  nv12_to_rgb_reference(picture.view(), test::rgb_view(rgb.data(), PixelType::uint8, width, height),
-                        YuvColour{});
+  nv12_to_rgb_reference(picture.view(), test::rgb_view(rgb.data(), PixelType::uint8, width, height), YuvColour{});
   return rgb;
 }
 
@@ -76,9 +75,8 @@ BOOST_AUTO_TEST_CASE(nv12_to_rgb_fits_the_picture_as_libswscale_does) {
     const auto actual = via_reference(picture, c.width, c.height);
     BOOST_REQUIRE_EQUAL(actual.size(), expected.size());
     const Difference d = compare(actual.data(), expected.data(), actual.size());
-    BOOST_TEST_MESSAGE(c.source_width << "x" << c.source_height << " -> " << c.width << "x"
-                                      << c.height << ": mean |diff| " << d.mean << ", max "
-                                      << d.max);
+    BOOST_TEST_MESSAGE(c.source_width << "x" << c.source_height << " -> " << c.width << "x" << c.height
+                                      << ": mean |diff| " << d.mean << ", max " << d.max);
     // Same geometry and colours: a shifted crop or a wrong matrix moves the mean by tens.
     BOOST_TEST(d.mean < 2.0);
   }
@@ -88,12 +86,11 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_matches_libswscale_levels) {
   const int width = 320, height = 180;
   auto rgb = test::gradient_rgb(width, height);
   test::HostNv12 ours = test::blank_nv12(width, height);
-  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height), ours.image(),
-                        ColourMatrix::bt601);
+  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height), ours.image(), ColourMatrix::bt601);
 
   test::HostNv12 theirs = test::blank_nv12(width, height);
-  SwsContext* context = sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height,
-                                       AV_PIX_FMT_NV12, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  SwsContext* context = sws_getContext(width, height, AV_PIX_FMT_RGB24, width, height, AV_PIX_FMT_NV12, SWS_BILINEAR,
+                                       nullptr, nullptr, nullptr);
   BOOST_REQUIRE(context != nullptr);
   const std::uint8_t* source[] = {rgb.data()};
   const int source_stride[] = {width * 3};
@@ -104,9 +101,8 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_matches_libswscale_levels) {
 
   const Difference luma = compare(ours.y.data(), theirs.y.data(), ours.y.size());
   const Difference chroma = compare(ours.uv.data(), theirs.uv.data(), ours.uv.size());
-  BOOST_TEST_MESSAGE("rgb -> nv12 vs swscale: luma mean " << luma.mean << " max " << luma.max
-                                                          << ", chroma mean " << chroma.mean
-                                                          << " max " << chroma.max);
+  BOOST_TEST_MESSAGE("rgb -> nv12 vs swscale: luma mean " << luma.mean << " max " << luma.max << ", chroma mean "
+                                                          << chroma.mean << " max " << chroma.max);
   BOOST_TEST(luma.max <= 2);
   BOOST_TEST(chroma.mean < 2.0);
 }
@@ -116,15 +112,15 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_accepts_every_layout_alike) {
   const int width = 64, height = 36;
   auto rgb = test::gradient_rgb(width, height);
   test::HostNv12 expected = test::blank_nv12(width, height);
-  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height),
-                        expected.image(), ColourMatrix::bt709);
+  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height), expected.image(),
+                        ColourMatrix::bt709);
 
   std::vector<float> as_float(rgb.size());
   std::transform(rgb.begin(), rgb.end(), as_float.begin(),
                  [](std::uint8_t level) { return static_cast<float>(level) / 255.0f; });
   test::HostNv12 from_float = test::blank_nv12(width, height);
-  rgb_to_nv12_reference(test::rgb_view(as_float.data(), PixelType::float32, width, height),
-                        from_float.image(), ColourMatrix::bt709);
+  rgb_to_nv12_reference(test::rgb_view(as_float.data(), PixelType::float32, width, height), from_float.image(),
+                        ColourMatrix::bt709);
   BOOST_TEST(from_float.y == expected.y);
   BOOST_TEST(from_float.uv == expected.uv);
 
@@ -160,11 +156,9 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_and_back_keeps_the_picture) {
   const int width = 128, height = 72;
   auto rgb = test::gradient_rgb(width, height);
   test::HostNv12 nv12 = test::blank_nv12(width, height);
-  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height), nv12.image(),
-                        ColourMatrix::bt601);
+  rgb_to_nv12_reference(test::rgb_view(rgb.data(), PixelType::uint8, width, height), nv12.image(), ColourMatrix::bt601);
   std::vector<float> back(rgb.size());
-  nv12_to_rgb_reference(nv12.view(), test::rgb_view(back.data(), PixelType::float32, width, height),
-                        YuvColour{});
+  nv12_to_rgb_reference(nv12.view(), test::rgb_view(back.data(), PixelType::float32, width, height), YuvColour{});
   std::vector<std::uint8_t> levels(back.size());
   bool exact_levels = true;
   for (std::size_t i = 0; i < back.size(); ++i) {

@@ -21,17 +21,23 @@ namespace trickle::test {
 // Ten values, written from `first_special` on: NaN, -inf, +inf, half a level, 254.5 levels, -0,
 // 1, 1e30, -1e30, the smallest denormal. The rest: exact levels k/255 and random values in
 // [-0.5, 1.5].
-inline std::vector<float> float_values_with_specials(std::size_t count, unsigned seed,
-                                                     std::size_t first_special) {
+inline std::vector<float> float_values_with_specials(std::size_t count, unsigned seed, std::size_t first_special) {
   std::vector<float> values(count);
   std::mt19937 random(seed);
   std::uniform_real_distribution<float> wild(-0.5f, 1.5f);
   for (std::size_t i = 0; i < count; ++i) {
     values[i] = i % 5 == 0 ? static_cast<float>(i % 256) / 255.0f : wild(random);
   }
-  const float specials[] = {std::nanf(""), -std::numeric_limits<float>::infinity(),
-                            std::numeric_limits<float>::infinity(), 0.5f / 255.0f, 254.5f / 255.0f,
-                            -0.0f, 1.0f, 1e30f, -1e30f, std::numeric_limits<float>::denorm_min()};
+  const float specials[] = {std::nanf(""),
+                            -std::numeric_limits<float>::infinity(),
+                            std::numeric_limits<float>::infinity(),
+                            0.5f / 255.0f,
+                            254.5f / 255.0f,
+                            -0.0f,
+                            1.0f,
+                            1e30f,
+                            -1e30f,
+                            std::numeric_limits<float>::denorm_min()};
   std::copy(std::begin(specials), std::end(specials), values.begin() + first_special);
   return values;
 }
@@ -52,9 +58,8 @@ inline std::vector<float> channel_planar(const std::vector<float>& packed, int h
 }
 
 inline Tensor planar_view(std::vector<float>& planar, int height, int width) {
-  return Tensor::from_blob(planar.data(), {height, width, 3},
-                           {width, 1, static_cast<std::int64_t>(height) * width}, DType::float32,
-                           Device::cpu(), {});
+  return Tensor::from_blob(planar.data(), {height, width, 3}, {width, 1, static_cast<std::int64_t>(height) * width},
+                           DType::float32, Device::cpu(), {});
 }
 
 }  // namespace trickle::test

@@ -56,18 +56,19 @@ struct ClipStore {
         "-f lavfi -i testsrc2=size=320x240:rate=30 "
         "-f lavfi -i sine=frequency=440:sample_rate=48000";
     const std::string x264 = "-c:v libx264 -preset ultrafast -pix_fmt yuv420p -sc_threshold 0";
-    run_ffmpeg(fmt::format("{} -t 5 {} -g 60 -keyint_min 60 -bf 0 -c:a aac -f mpegts {}", sources,
-                           x264, clips.video_audio.string()));
+    run_ffmpeg(fmt::format("{} -t 5 {} -g 60 -keyint_min 60 -bf 0 -c:a aac -f mpegts {}", sources, x264,
+                           clips.video_audio.string()));
     // ultrafast disables B-frames, so this one uses a preset that keeps them.
-    run_ffmpeg(fmt::format(
-        "{} -t 2 -c:v libx264 -preset veryfast -pix_fmt yuv420p -sc_threshold 0 -g 30 "
-        "-keyint_min 30 -bf 2 -c:a aac -f mpegts {}",
-        sources, clips.b_frames.string()));
-    run_ffmpeg(fmt::format("-f lavfi -i sine=frequency=440:sample_rate=48000 -t 5 -c:a aac "
-                           "-f mpegts {}",
-                           clips.audio_only.string()));
-    run_ffmpeg(fmt::format("{} -t 2 {} -g 30 -keyint_min 30 -bf 0 -c:a aac -f mp4 {}", sources,
-                           x264, clips.mp4.string()));
+    run_ffmpeg(
+        fmt::format("{} -t 2 -c:v libx264 -preset veryfast -pix_fmt yuv420p -sc_threshold 0 -g 30 "
+                    "-keyint_min 30 -bf 2 -c:a aac -f mpegts {}",
+                    sources, clips.b_frames.string()));
+    run_ffmpeg(
+        fmt::format("-f lavfi -i sine=frequency=440:sample_rate=48000 -t 5 -c:a aac "
+                    "-f mpegts {}",
+                    clips.audio_only.string()));
+    run_ffmpeg(
+        fmt::format("{} -t 2 {} -g 30 -keyint_min 30 -bf 0 -c:a aac -f mp4 {}", sources, x264, clips.mp4.string()));
   }
 };
 
@@ -86,8 +87,7 @@ std::vector<uint8_t> read_bytes(const std::filesystem::path& file) {
 
 void write_bytes(const std::filesystem::path& file, const std::vector<uint8_t>& bytes) {
   std::ofstream out(file, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(bytes.data()),
-            static_cast<std::streamsize>(bytes.size()));
+  out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   BOOST_REQUIRE_MESSAGE(out, "cannot write " << file);
 }
 
@@ -122,8 +122,7 @@ void RecordingSink::on_segment_end(int64_t index) {
   segments.back().ended = true;
 }
 
-tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input,
-                                               SegmentSink& sink) {
+tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input, SegmentSink& sink) {
   auto reader = PacketReader::open(input.string());
   if (!reader) {
     return tl::unexpected(reader.error());
@@ -183,11 +182,9 @@ uint64_t hash_picture(const AVFrame& frame) {
   for (int plane = 0; plane < planes; ++plane) {
     const int row_bytes = av_image_get_linesize(format, frame.width, plane);
     const bool chroma = plane == 1 || plane == 2;
-    const int rows =
-        chroma ? AV_CEIL_RSHIFT(frame.height, descriptor->log2_chroma_h) : frame.height;
+    const int rows = chroma ? AV_CEIL_RSHIFT(frame.height, descriptor->log2_chroma_h) : frame.height;
     for (int row = 0; row < rows; ++row) {
-      const uint8_t* bytes =
-          frame.data[plane] + static_cast<ptrdiff_t>(row) * frame.linesize[plane];
+      const uint8_t* bytes = frame.data[plane] + static_cast<ptrdiff_t>(row) * frame.linesize[plane];
       for (int i = 0; i < row_bytes; ++i) {
         hash = (hash ^ bytes[i]) * 1099511628211ULL;
       }
@@ -214,8 +211,7 @@ void drain(AVCodecContext& decoder, AVFrame& frame, MediaSummary& summary) {
 
 MediaSummary summarize(const std::filesystem::path& file) {
   auto reader = PacketReader::open(file.string());
-  BOOST_REQUIRE_MESSAGE(reader, "cannot open " << file << ": "
-                                               << (reader ? "" : reader.error().message));
+  BOOST_REQUIRE_MESSAGE(reader, "cannot open " << file << ": " << (reader ? "" : reader.error().message));
   MediaSummary summary;
   std::map<int, AvCodecContextPtr> decoders;
   auto decoder_for = [&](int index) -> AVCodecContext* {
@@ -242,16 +238,15 @@ MediaSummary summarize(const std::filesystem::path& file) {
   BOOST_REQUIRE(frame);
   for (;;) {
     auto packet = reader->read_packet();
-    BOOST_REQUIRE_MESSAGE(packet, "read error in " << file << ": "
-                                                   << (packet ? "" : packet.error().message));
+    BOOST_REQUIRE_MESSAGE(packet, "read error in " << file << ": " << (packet ? "" : packet.error().message));
     if (!*packet) {
       break;
     }
     const AVPacket& p = ***packet;
     const AVStream* stream = reader->stream(p.stream_index);
     BOOST_REQUIRE(stream != nullptr);
-    summary.packets.push_back(PacketInfo{stream->codecpar->codec_type, p.pts, p.dts,
-                                         stream->time_base, (p.flags & AV_PKT_FLAG_KEY) != 0});
+    summary.packets.push_back(
+        PacketInfo{stream->codecpar->codec_type, p.pts, p.dts, stream->time_base, (p.flags & AV_PKT_FLAG_KEY) != 0});
     if (AVCodecContext* decoder = decoder_for(p.stream_index)) {
       // A failed packet is a missing frame, which the frame counts catch.
       avcodec_send_packet(decoder, &p);

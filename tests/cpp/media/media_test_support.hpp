@@ -73,8 +73,7 @@ class RecordingSink : public SegmentSink {
 
 // Demuxes and muxes a whole file through PacketReader + SegmentMuxer; returns the muxer's
 // dropped-packet count.
-tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input,
-                                               SegmentSink& sink);
+tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input, SegmentSink& sink);
 
 // Writes each recorded segment to dir/segment_<k>.ts and returns the paths.
 std::vector<std::filesystem::path> write_segments(const std::filesystem::path& dir,
@@ -89,7 +88,7 @@ struct PacketInfo {
 };
 
 struct MediaSummary {
-  std::vector<PacketInfo> packets;  // in file order
+  std::vector<PacketInfo> packets;           // in file order
   std::vector<uint64_t> video_frame_hashes;  // decoded pictures, in presentation order
   int64_t audio_frames = 0;                  // decoded audio frames
   int corrupt_video_frames = 0;

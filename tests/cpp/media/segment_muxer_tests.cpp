@@ -37,8 +37,7 @@ struct Segmented {
   std::vector<MediaSummary> summaries;
 };
 
-void segment_and_summarize(const std::filesystem::path& input, const test::TempDir& dir,
-                           Segmented& out) {
+void segment_and_summarize(const std::filesystem::path& input, const test::TempDir& dir, Segmented& out) {
   auto dropped = test::segment_file(input, out.sink);
   BOOST_REQUIRE_MESSAGE(dropped, (dropped ? "" : dropped.error().message));
   BOOST_CHECK_EQUAL(*dropped, 0);
@@ -71,8 +70,7 @@ std::vector<int64_t> key_frame_pts(const MediaSummary& summary) {
   return pts;
 }
 
-void check_same_timestamps(const std::vector<PacketInfo>& expected,
-                           const std::vector<PacketInfo>& actual) {
+void check_same_timestamps(const std::vector<PacketInfo>& expected, const std::vector<PacketInfo>& actual) {
   BOOST_REQUIRE_EQUAL(expected.size(), actual.size());
   for (size_t i = 0; i < expected.size(); ++i) {
     BOOST_TEST_CONTEXT("packet " << i) {
@@ -98,8 +96,7 @@ MediaSummary joined(const std::vector<MediaSummary>& summaries) {
 
 // Checks every segment starts with a key frame at the matching input key frame's pts and
 // decodes on its own to exactly its own pictures.
-void check_segments_start_at_key_frames(const MediaSummary& input,
-                                        const std::vector<MediaSummary>& segments) {
+void check_segments_start_at_key_frames(const MediaSummary& input, const std::vector<MediaSummary>& segments) {
   const std::vector<int64_t> key_pts = key_frame_pts(input);
   BOOST_REQUIRE_EQUAL(segments.size(), key_pts.size());
   for (size_t k = 0; k < segments.size(); ++k) {
@@ -163,8 +160,7 @@ BOOST_AUTO_TEST_CASE(concatenated_segments_decode_like_the_input) {
   const MediaSummary joined = test::summarize(joined_file);
   BOOST_CHECK_EQUAL(joined.video_frame_hashes.size(), input.video_frame_hashes.size());
   BOOST_CHECK(joined.video_frame_hashes == input.video_frame_hashes);
-  BOOST_CHECK_EQUAL(joined.packets_of(AVMEDIA_TYPE_AUDIO).size(),
-                    input.packets_of(AVMEDIA_TYPE_AUDIO).size());
+  BOOST_CHECK_EQUAL(joined.packets_of(AVMEDIA_TYPE_AUDIO).size(), input.packets_of(AVMEDIA_TYPE_AUDIO).size());
 }
 
 BOOST_AUTO_TEST_CASE(bytes_reach_the_sink_while_the_segment_is_produced) {
@@ -210,14 +206,12 @@ BOOST_AUTO_TEST_CASE(audio_only_input_is_cut_every_two_seconds) {
   Segmented segmented;
   segment_and_summarize(clips().audio_only, dir, segmented);
   BOOST_REQUIRE_EQUAL(segmented.summaries.size(), 3U);  // 5 s: [0, 2), [2, 4), [4, 5]
-  const double start =
-      static_cast<double>(audio_in.front().pts) * av_q2d(audio_in.front().time_base);
+  const double start = static_cast<double>(audio_in.front().pts) * av_q2d(audio_in.front().time_base);
   for (size_t k = 0; k < segmented.summaries.size(); ++k) {
     BOOST_TEST_CONTEXT("segment " << k) {
       const auto audio = segmented.summaries[k].packets_of(AVMEDIA_TYPE_AUDIO);
       BOOST_REQUIRE(!audio.empty());
-      const double offset =
-          static_cast<double>(audio.front().pts) * av_q2d(audio.front().time_base) - start;
+      const double offset = static_cast<double>(audio.front().pts) * av_q2d(audio.front().time_base) - start;
       BOOST_CHECK_GE(offset, 2.0 * static_cast<double>(k));
       BOOST_CHECK_LT(offset, 2.0 * static_cast<double>(k) + 0.05);
       BOOST_CHECK_GT(segmented.summaries[k].audio_frames, 0);
@@ -246,8 +240,7 @@ BOOST_AUTO_TEST_CASE(truncated_input_yields_the_segments_before_the_cut) {
     const auto video = segment.packets_of(AVMEDIA_TYPE_VIDEO);
     BOOST_REQUIRE(!video.empty());
     BOOST_CHECK(video.front().key);
-    hashes.insert(hashes.end(), segment.video_frame_hashes.begin(),
-                  segment.video_frame_hashes.end());
+    hashes.insert(hashes.end(), segment.video_frame_hashes.begin(), segment.video_frame_hashes.end());
   }
   // All complete pictures before the cut come out unchanged; the one cut through may not.
   BOOST_REQUIRE_GT(hashes.size(), 61U);

@@ -116,8 +116,7 @@ Decoded decode_bytes(const std::vector<std::uint8_t>& bytes, StreamDecoderOption
     std::size_t offset = 0;
     for (std::size_t k = 0; offset < bytes.size(); ++k) {
       const std::size_t size = std::min(sizes[k % std::size(sizes)], bytes.size() - offset);
-      if (!stream.push(std::vector<std::uint8_t>(bytes.begin() + offset,
-                                                 bytes.begin() + offset + size))) {
+      if (!stream.push(std::vector<std::uint8_t>(bytes.begin() + offset, bytes.begin() + offset + size))) {
         return;
       }
       offset += size;
@@ -137,19 +136,19 @@ std::string clip_command(const std::filesystem::path& file, int width, int heigh
   return fmt::format(
       "-f lavfi -i testsrc2=size={}x{}:rate=30 {} -t {} -c:v libx264 -preset ultrafast "
       "-pix_fmt {} -g 30 -bf 0 {} -f mpegts {}",
-      width, height, audio ? "-f lavfi -i sine=frequency=440:sample_rate=48000" : "", seconds,
-      pix_fmt, audio ? "-c:a aac" : "", file.string());
+      width, height, audio ? "-f lavfi -i sine=frequency=440:sample_rate=48000" : "", seconds, pix_fmt,
+      audio ? "-c:a aac" : "", file.string());
 }
 
 // The pictures as the ffmpeg CLI makes them with `filters` (swscale, bilinear), as RGB. With
 // via_rgba the scaler writes rgba and alpha is dropped here: upstream's route, which libswscale
 // rounds differently from writing rgb24.
-std::vector<std::uint8_t> cli_rgb(const std::filesystem::path& clip,
-                                  const std::filesystem::path& out, const std::string& filters,
-                                  bool via_rgba) {
-  run_ffmpeg(fmt::format("-i {} -map 0:v:0 -vf {} -pix_fmt {} -fps_mode passthrough "
-                         "-f rawvideo {}",
-                         clip.string(), filters, via_rgba ? "rgba" : "rgb24", out.string()));
+std::vector<std::uint8_t> cli_rgb(const std::filesystem::path& clip, const std::filesystem::path& out,
+                                  const std::string& filters, bool via_rgba) {
+  run_ffmpeg(
+      fmt::format("-i {} -map 0:v:0 -vf {} -pix_fmt {} -fps_mode passthrough "
+                  "-f rawvideo {}",
+                  clip.string(), filters, via_rgba ? "rgba" : "rgb24", out.string()));
   auto bytes = test::read_bytes(out);
   if (!via_rgba) {
     return bytes;
@@ -209,11 +208,9 @@ int max_abs_diff(const std::vector<std::uint8_t>& a, const std::uint8_t* b) {
   return worst;
 }
 
-std::vector<std::int64_t> ffprobe_video_pts(const std::filesystem::path& clip,
-                                            const std::filesystem::path& out) {
+std::vector<std::int64_t> ffprobe_video_pts(const std::filesystem::path& clip, const std::filesystem::path& out) {
   const std::string command = fmt::format(
-      "ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 {} > {}",
-      clip.string(), out.string());
+      "ffprobe -v error -select_streams v:0 -show_entries frame=pts -of csv=p=0 {} > {}", clip.string(), out.string());
   BOOST_REQUIRE_EQUAL(std::system(command.c_str()), 0);
   std::vector<std::int64_t> pts;
   std::ifstream in(out);
@@ -300,11 +297,9 @@ BOOST_AUTO_TEST_CASE(landscape_720p_matches_ffmpeg_scale_and_crop) {
   StreamDecoder decoder(unlimited(), collecting(out, [&](const Frame& frame) {
                           if (index < expected_frames) {
                             const std::size_t at = index * frame_bytes;
-                            worst = std::max(worst,
-                                             max_abs_diff(frame.levels, expected.data() + at));
+                            worst = std::max(worst, max_abs_diff(frame.levels, expected.data() + at));
                             worst_upstream_route =
-                                std::max(worst_upstream_route,
-                                         max_abs_diff(frame.levels, upstream_route.data() + at));
+                                std::max(worst_upstream_route, max_abs_diff(frame.levels, upstream_route.data() + at));
                           }
                           ++index;
                         }));
@@ -312,8 +307,7 @@ BOOST_AUTO_TEST_CASE(landscape_720p_matches_ffmpeg_scale_and_crop) {
   BOOST_REQUIRE_MESSAGE(result, (result ? "" : result.error().message));
   BOOST_TEST(out.video.size() == expected_frames);
   BOOST_TEST_MESSAGE("720p -> 512x512 float32: max abs diff vs ffmpeg CLI rgb24 = "
-                     << worst << " levels, vs CLI via rgba (upstream's route) = "
-                     << worst_upstream_route);
+                     << worst << " levels, vs CLI via rgba (upstream's route) = " << worst_upstream_route);
   BOOST_TEST(worst <= 6);
   BOOST_TEST(worst_upstream_route == 0);
   for (std::size_t i = 0; i < out.video.size(); ++i) {
@@ -419,9 +413,7 @@ BOOST_AUTO_TEST_CASE(portrait_odd_and_padded_sizes_follow_the_rule) {
       // Upstream converts a picture already at the target size straight to rgb24.
       const bool scaling = c.w != c.tw || c.h != c.th;
       const auto scaled = cli_rgb(clip, dir.path() / "scaled.rgb",
-                                  fmt::format("scale={}:{}:flags=bilinear", g.scaled_width,
-                                              g.scaled_height),
-                                  scaling);
+                                  fmt::format("scale={}:{}:flags=bilinear", g.scaled_width, g.scaled_height), scaling);
       const std::size_t scaled_bytes = static_cast<std::size_t>(g.scaled_width) * g.scaled_height * 3;
       BOOST_REQUIRE(scaled.size() % scaled_bytes == 0);
       const Decoded out = decode_file(clip, unlimited(c.tw, c.th));
@@ -433,9 +425,8 @@ BOOST_AUTO_TEST_CASE(portrait_odd_and_padded_sizes_follow_the_rule) {
         const auto want = crop(scaled.data() + i * scaled_bytes, g, c.tw, c.th);
         worst = std::max(worst, max_abs_diff(out.video[i].levels, want.data()));
       }
-      BOOST_TEST_MESSAGE(c.w << "x" << c.h << " -> " << c.tw << "x" << c.th << " (scaled "
-                             << g.scaled_width << "x" << g.scaled_height << ", crop at " << g.x0
-                             << "," << g.y0 << "): max abs diff " << worst);
+      BOOST_TEST_MESSAGE(c.w << "x" << c.h << " -> " << c.tw << "x" << c.th << " (scaled " << g.scaled_width << "x"
+                             << g.scaled_height << ", crop at " << g.x0 << "," << g.y0 << "): max abs diff " << worst);
       BOOST_TEST(worst == 0);
       if (c.th == 511) {
         // The padded bottom row is black in every frame.
@@ -466,11 +457,9 @@ BOOST_AUTO_TEST_CASE(frame_rate_limit_follows_media_time) {
     const auto want = limited(pts, time_base, [fps](std::size_t) { return fps; });
     BOOST_TEST_CONTEXT("fps " << fps) {
       BOOST_TEST(pts_of(out.video) == want, boost::test_tools::per_element());
-      BOOST_TEST(out.stats.video_frames_dropped ==
-                 static_cast<std::int64_t>(pts.size() - want.size()));
+      BOOST_TEST(out.stats.video_frames_dropped == static_cast<std::int64_t>(pts.size() - want.size()));
     }
-    BOOST_TEST_MESSAGE("fps limit " << fps << ": " << want.size() << " of " << pts.size()
-                                    << " frames accepted");
+    BOOST_TEST_MESSAGE("fps limit " << fps << ": " << want.size() << " of " << pts.size() << " frames accepted");
   }
 
   // Lowered from 24 to 10 while running, after 20 accepted frames.
@@ -486,15 +475,13 @@ BOOST_AUTO_TEST_CASE(frame_rate_limit_follows_media_time) {
                           }
                         }));
   BOOST_REQUIRE(decoder.run(clip.string()).has_value());
-  const auto want =
-      limited(pts, time_base, [](std::size_t accepted) { return accepted < 20 ? 24 : 10; });
+  const auto want = limited(pts, time_base, [](std::size_t accepted) { return accepted < 20 ? 24 : 10; });
   BOOST_TEST(pts_of(out.video) == want, boost::test_tools::per_element());
   std::string first;
   for (std::size_t i = 0; i < std::min<std::size_t>(want.size(), 30); ++i) {
     first += fmt::format("{} ", (want[i] - pts.front()) / 3000);
   }
-  BOOST_TEST_MESSAGE("24 -> 10 fps after 20 frames: " << want.size()
-                                                       << " accepted; frame indices: " << first);
+  BOOST_TEST_MESSAGE("24 -> 10 fps after 20 frames: " << want.size() << " accepted; frame indices: " << first);
 }
 
 // B-frames (pts != dts) come out in presentation order with every threading choice, and the
@@ -504,8 +491,7 @@ BOOST_AUTO_TEST_CASE(b_frames_and_threading_give_presentation_order) {
   const auto pts = ffprobe_video_pts(test::clips().b_frames, dir.path() / "pts.txt");
   BOOST_REQUIRE_EQUAL(pts.size(), 60u);
   std::vector<std::uint8_t> reference;
-  for (auto threading :
-       {DecoderThreading::slice, DecoderThreading::frame, DecoderThreading::frame_and_slice}) {
+  for (auto threading : {DecoderThreading::slice, DecoderThreading::frame, DecoderThreading::frame_and_slice}) {
     StreamDecoderOptions options = unlimited(64, 64);
     options.threading = threading;
     options.thread_count = 2;
@@ -525,8 +511,7 @@ BOOST_AUTO_TEST_CASE(b_frames_and_threading_give_presentation_order) {
   const Decoded out = decode_file(test::clips().b_frames, options);
   BOOST_REQUIRE(out.result.has_value());
   BOOST_TEST(out.video.size() <= pts.size());
-  BOOST_TEST_MESSAGE("B-frame clip without drain: " << out.video.size() << " of " << pts.size()
-                                                    << " frames");
+  BOOST_TEST_MESSAGE("B-frame clip without drain: " << out.video.size() << " of " << pts.size() << " frames");
   for (std::size_t i = 0; i < out.video.size(); ++i) {
     BOOST_TEST(out.video[i].pts == pts[i]);
   }
@@ -548,8 +533,7 @@ BOOST_AUTO_TEST_CASE(cuda_decode_gives_the_same_frames_on_any_machine) {
   for (std::size_t i = 0; i < cpu.video.size(); ++i) {
     BOOST_TEST(gpu.video[i].pts == cpu.video[i].pts);
     for (std::size_t k = 0; k < cpu.video[i].levels.size(); ++k) {
-      max_difference = std::max(max_difference, std::abs(int{gpu.video[i].levels[k]} -
-                                                         int{cpu.video[i].levels[k]}));
+      max_difference = std::max(max_difference, std::abs(int{gpu.video[i].levels[k]} - int{cpu.video[i].levels[k]}));
     }
   }
   // H.264 decoding is bit-exact; NV12 and yuv420p through swscale may round differently by one.
@@ -573,8 +557,7 @@ BOOST_AUTO_TEST_CASE(byte_stream_of_segments_decodes_like_the_file) {
   const Decoded from_file = decode_file(joined, options);
   const Decoded from_stream = decode_bytes(bytes, options, 32 * 1024);
   BOOST_REQUIRE(from_file.result.has_value());
-  BOOST_REQUIRE_MESSAGE(from_stream.result,
-                        (from_stream.result ? "" : from_stream.result.error().message));
+  BOOST_REQUIRE_MESSAGE(from_stream.result, (from_stream.result ? "" : from_stream.result.error().message));
   BOOST_TEST(from_stream.video.size() == 150u);
   BOOST_REQUIRE_EQUAL(from_stream.video.size(), from_file.video.size());
   for (std::size_t i = 0; i < from_file.video.size(); ++i) {
@@ -584,10 +567,10 @@ BOOST_AUTO_TEST_CASE(byte_stream_of_segments_decodes_like_the_file) {
   BOOST_REQUIRE_EQUAL(from_stream.audio.size(), from_file.audio.size());
   for (std::size_t i = 0; i < from_file.audio.size(); ++i) {
     BOOST_TEST(from_stream.audio[i].pts == from_file.audio[i].pts);
-    BOOST_TEST(std::equal(static_cast<const std::uint8_t*>(from_stream.audio[i].samples.data()),
-                          static_cast<const std::uint8_t*>(from_stream.audio[i].samples.data()) +
-                              from_stream.audio[i].samples.nbytes(),
-                          static_cast<const std::uint8_t*>(from_file.audio[i].samples.data())));
+    BOOST_TEST(std::equal(
+        static_cast<const std::uint8_t*>(from_stream.audio[i].samples.data()),
+        static_cast<const std::uint8_t*>(from_stream.audio[i].samples.data()) + from_stream.audio[i].samples.nbytes(),
+        static_cast<const std::uint8_t*>(from_file.audio[i].samples.data())));
   }
   BOOST_TEST(from_stream.metadata_calls == 1);
 }
@@ -608,8 +591,8 @@ std::vector<std::size_t> video_pes_starts(const std::vector<std::uint8_t>& ts) {
     if (adaptation == 3) {
       payload += 1 + packet[4];
     }
-    if (payload + 4 <= 188 && packet[payload] == 0 && packet[payload + 1] == 0 &&
-        packet[payload + 2] == 1 && (packet[payload + 3] & 0xF0) == 0xE0) {
+    if (payload + 4 <= 188 && packet[payload] == 0 && packet[payload + 1] == 0 && packet[payload + 2] == 1 &&
+        (packet[payload + 3] & 0xF0) == 0xE0) {
       starts.push_back(offset);
     }
   }
@@ -640,8 +623,8 @@ BOOST_AUTO_TEST_CASE(each_frame_decodes_once_its_own_bytes_are_in) {
     StreamDecoder decoder(options, collecting(out, [&](const Frame&) { ++delivered; }));
     auto running = std::async(std::launch::async, [&] { return decoder.run(stream); });
     auto push_until = [&](std::size_t from, std::size_t to) {
-      return stream.push(std::vector<std::uint8_t>(bytes.begin() + static_cast<long>(from),
-                                                   bytes.begin() + static_cast<long>(to)));
+      return stream.push(
+          std::vector<std::uint8_t>(bytes.begin() + static_cast<long>(from), bytes.begin() + static_cast<long>(to)));
     };
     auto wait_for = [&](std::size_t frames, std::chrono::milliseconds limit) {
       const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -672,8 +655,7 @@ BOOST_AUTO_TEST_CASE(each_frame_decodes_once_its_own_bytes_are_in) {
     BOOST_TEST(whole_counts[i] == 30u + i);  // frame k out before a byte of frame k + 1 is in
   }
   // libav's own framing: each frame is one behind (no bytes of the next one, no frame).
-  const auto [parsed_counts, parsed_pts] =
-      feed_frame_by_frame(false, std::chrono::milliseconds(200));
+  const auto [parsed_counts, parsed_pts] = feed_frame_by_frame(false, std::chrono::milliseconds(200));
   for (std::size_t i = 0; i < parsed_counts.size(); ++i) {
     BOOST_TEST(parsed_counts[i] == 30u + i - 1);
   }
@@ -732,8 +714,7 @@ BOOST_AUTO_TEST_CASE(abort_releases_a_blocked_producer) {
   std::vector<std::uint8_t> more(10, 0);
   BOOST_TEST(!stream.try_push(more));
   BOOST_TEST(more.size() == 10u);  // left to the caller when refused
-  auto blocked = std::async(std::launch::async,
-                            [&] { return stream.push(std::vector<std::uint8_t>(10, 0)); });
+  auto blocked = std::async(std::launch::async, [&] { return stream.push(std::vector<std::uint8_t>(10, 0)); });
   BOOST_TEST((blocked.wait_for(std::chrono::milliseconds(50)) == std::future_status::timeout));
   stream.abort();
   BOOST_REQUIRE(blocked.wait_for(std::chrono::seconds(5)) == std::future_status::ready);
@@ -801,8 +782,7 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_errors_not_crashes_or_hangs) {
     for (std::size_t i = 0; i < out.video.size(); ++i) {
       BOOST_TEST(out.video[i].pts == full.video[i].pts);
     }
-    BOOST_TEST_MESSAGE("truncated at 60%: " << out.video.size() << " of " << full.video.size()
-                                            << " frames");
+    BOOST_TEST_MESSAGE("truncated at 60%: " << out.video.size() << " of " << full.video.size() << " frames");
   }
   // Audio only: metadata without video, audio frames, no video frames.
   {
@@ -829,9 +809,8 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_errors_not_crashes_or_hangs) {
     const Decoded out = decode_bytes(bytes, unlimited(64, 64));
     BOOST_TEST(out.result.has_value());
     BOOST_TEST(out.video.size() > 100u);
-    BOOST_TEST_MESSAGE("20 kB of garbage mid-stream: " << out.video.size() << " frames, "
-                                                      << out.stats.decode_errors
-                                                      << " decode errors");
+    BOOST_TEST_MESSAGE("20 kB of garbage mid-stream: " << out.video.size() << " frames, " << out.stats.decode_errors
+                                                       << " decode errors");
   }
 }
 

@@ -100,14 +100,12 @@ Output decode_output(const std::filesystem::path& file) {
       picture.luma.resize(static_cast<std::size_t>(frame->width) * frame->height);
       for (int y = 0; y < frame->height; ++y) {
         std::memcpy(picture.luma.data() + static_cast<std::size_t>(y) * frame->width,
-                    frame->data[0] + static_cast<std::ptrdiff_t>(y) * frame->linesize[0],
-                    frame->width);
+                    frame->data[0] + static_cast<std::ptrdiff_t>(y) * frame->linesize[0], frame->width);
       }
       picture.rgb.resize(picture.luma.size() * 3);
-      scaler = sws_getCachedContext(scaler, frame->width, frame->height,
-                                    static_cast<AVPixelFormat>(frame->format), frame->width,
-                                    frame->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr,
-                                    nullptr, nullptr);
+      scaler =
+          sws_getCachedContext(scaler, frame->width, frame->height, static_cast<AVPixelFormat>(frame->format),
+                               frame->width, frame->height, AV_PIX_FMT_RGB24, SWS_BILINEAR, nullptr, nullptr, nullptr);
       std::uint8_t* planes[4] = {picture.rgb.data(), nullptr, nullptr, nullptr};
       int strides[4] = {frame->width * 3, 0, 0, 0};
       sws_scale(scaler, frame->data, frame->linesize, 0, frame->height, planes, strides);
@@ -173,8 +171,7 @@ std::vector<std::uint8_t> pattern(int width, int height, int channels, int seed 
       const int values[4] = {20 + x * 200 / width + seed % 30, 30 + y * 190 / height,
                              40 + (x + y) * 160 / (width + height), 255 - x * 100 / width};
       for (int c = 0; c < channels; ++c) {
-        pixels[(static_cast<std::size_t>(y) * width + x) * channels + c] =
-            static_cast<std::uint8_t>(values[c]);
+        pixels[(static_cast<std::size_t>(y) * width + x) * channels + c] = static_cast<std::uint8_t>(values[c]);
       }
     }
   }
@@ -201,8 +198,8 @@ Tensor filled_float(int width, int height, float value) {
 }
 
 // Encodes the tensors as frames 1/30 s apart (video only) and decodes the result.
-Output encode_and_decode(const std::vector<Tensor>& frames, const TempDir& dir,
-                         const std::string& name, StreamEncoderOptions options = {}) {
+Output encode_and_decode(const std::vector<Tensor>& frames, const TempDir& dir, const std::string& name,
+                         StreamEncoderOptions options = {}) {
   options.with_audio = false;
   RecordingSink sink;
   StreamEncoder encoder(options, sink);
@@ -240,11 +237,11 @@ BOOST_AUTO_TEST_SUITE(stream_encoder)
 BOOST_AUTO_TEST_CASE(round_trip_through_decoder_and_encoder) {
   TempDir dir;
   const auto clip = dir.path() / "clip.ts";
-  test::run_ffmpeg(fmt::format(
-      "-f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440:sample_rate=44100 "
-      "-t 6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 "
-      "-bf 0 -c:a aac -ac 2 -f mpegts {}",
-      clip.string()));
+  test::run_ffmpeg(
+      fmt::format("-f lavfi -i testsrc2=size=320x240:rate=30 -f lavfi -i sine=frequency=440:sample_rate=44100 "
+                  "-t 6 -c:v libx264 -preset ultrafast -pix_fmt yuv420p -sc_threshold 0 -g 60 -keyint_min 60 "
+                  "-bf 0 -c:a aac -ac 2 -f mpegts {}",
+                  clip.string()));
 
   struct InputFrame {
     std::int64_t pts = 0;
@@ -307,8 +304,8 @@ BOOST_AUTO_TEST_CASE(round_trip_through_decoder_and_encoder) {
     BOOST_CHECK_EQUAL(alone.decode_errors, 0);
     frames_in_segments += alone.video.size();
     total_bytes += sink.segments[k].bytes.size();
-    BOOST_TEST_MESSAGE(fmt::format("segment {}: {} bytes, {} frames", k, sink.segments[k].bytes.size(),
-                                   alone.video.size()));
+    BOOST_TEST_MESSAGE(
+        fmt::format("segment {}: {} bytes, {} frames", k, sink.segments[k].bytes.size(), alone.video.size()));
   }
   BOOST_CHECK_EQUAL(frames_in_segments, 180u);
 
@@ -324,8 +321,8 @@ BOOST_AUTO_TEST_CASE(round_trip_through_decoder_and_encoder) {
     worst = std::min(worst, value);
     total += value;
   }
-  BOOST_TEST_MESSAGE(fmt::format("round trip: {} bytes, RGB PSNR mean {:.2f} dB, worst {:.2f} dB",
-                                 total_bytes, total / inputs.size(), worst));
+  BOOST_TEST_MESSAGE(fmt::format("round trip: {} bytes, RGB PSNR mean {:.2f} dB, worst {:.2f} dB", total_bytes,
+                                 total / inputs.size(), worst));
   // Measured 2026-11-21: see the report; x264 CRF 23 on testsrc2 stays well above 30 dB.
   BOOST_CHECK_GT(worst, 30.0);
 
@@ -372,12 +369,12 @@ BOOST_AUTO_TEST_CASE(every_accepted_layout_encodes_the_same_picture) {
   for (int y = 0; y < h; ++y) {
     for (int x = 0; x < w; ++x) {
       for (int c = 0; c < 3; ++c) {
-        (*big)[static_cast<std::size_t>(y + 1) * pitch + x * 5 + c] = rgb[(static_cast<std::size_t>(y) * w + x) * 3 + c];
+        (*big)[static_cast<std::size_t>(y + 1) * pitch + x * 5 + c] =
+            rgb[(static_cast<std::size_t>(y) * w + x) * 3 + c];
       }
     }
   }
-  Tensor view = Tensor::from_blob(big->data() + pitch, {h, w, 3}, {pitch, 5, 1}, DType::uint8,
-                                  Device::cpu(), [big] {});
+  Tensor view = Tensor::from_blob(big->data() + pitch, {h, w, 3}, {pitch, 5, 1}, DType::uint8, Device::cpu(), [big] {});
   BOOST_REQUIRE(!view.is_contiguous());
   same_as_reference(view, "strided");
 
@@ -398,8 +395,8 @@ BOOST_AUTO_TEST_CASE(float_values_outside_unit_range_are_clamped) {
   const Output black = encode_and_decode({filled_float(64, 48, -1.0f)}, dir, "black.ts");
   BOOST_REQUIRE_EQUAL(white.video.size(), 1u);
   BOOST_REQUIRE_EQUAL(black.video.size(), 1u);
-  BOOST_TEST_MESSAGE(fmt::format("white luma {:.1f}, black luma {:.1f}",
-                                 mean(white.video[0].luma), mean(black.video[0].luma)));
+  BOOST_TEST_MESSAGE(
+      fmt::format("white luma {:.1f}, black luma {:.1f}", mean(white.video[0].luma), mean(black.video[0].luma)));
   BOOST_CHECK_GT(mean(white.video[0].luma), 233.0);  // limited range: white is 235
   BOOST_CHECK_LT(mean(black.video[0].luma), 18.0);   // and black 16
   // uint8 is taken as levels, not multiplied by 255 (upstream's other half of docs/compatibility.md Q7).
@@ -416,8 +413,7 @@ BOOST_AUTO_TEST_CASE(float_levels_are_the_same_on_every_path) {
   std::vector<float> hwc = test::float_values_with_specials(count, 7, 3);
   // The same values laid out channel-planar, seen as H x W x 3 through strides.
   std::vector<float> planar = test::channel_planar(hwc, height, width);
-  const Tensor contiguous = Tensor::from_blob(hwc.data(), {height, width, 3}, {}, DType::float32,
-                                              Device::cpu(), {});
+  const Tensor contiguous = Tensor::from_blob(hwc.data(), {height, width, 3}, {}, DType::float32, Device::cpu(), {});
   const Tensor strided = test::planar_view(planar, height, width);
   std::vector<std::uint8_t> fast, slow;
   BOOST_REQUIRE(tensor_to_rgb24(contiguous, fast).has_value());

@@ -36,9 +36,7 @@ struct Yuv420 {
         u(static_cast<std::size_t>(width_in / 2) * (height_in / 2), 0xAA),
         v(u.size(), 0xAA) {}
 
-  Yuv420Planes planes() {
-    return {y.data(), u.data(), v.data(), width, width / 2, width / 2, width, height};
-  }
+  Yuv420Planes planes() { return {y.data(), u.data(), v.data(), width, width / 2, width / 2, width, height}; }
 };
 
 Yuv420 convert(const Tensor& tensor, int width, int height) {
@@ -51,13 +49,11 @@ Yuv420 convert(const Tensor& tensor, int width, int height) {
 }
 
 Tensor float_tensor(std::vector<float>& values, int height, int width, int channels) {
-  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::float32,
-                           Device::cpu(), {});
+  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::float32, Device::cpu(), {});
 }
 
 Tensor byte_tensor(std::vector<std::uint8_t>& values, int height, int width, int channels) {
-  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::uint8,
-                           Device::cpu(), {});
+  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::uint8, Device::cpu(), {});
 }
 
 std::vector<std::uint8_t> random_levels(std::size_t count, unsigned seed) {
@@ -117,10 +113,8 @@ BOOST_AUTO_TEST_CASE(simd_rows_and_per_pixel_rows_agree_on_every_value) {
   // uint8 levels and float32 k / 255 of the same levels: the same picture.
   auto levels = random_levels(count, 5);
   auto values = as_float(levels);
-  const Yuv420 from_bytes = convert(byte_tensor(levels, picture_height, picture_width, 3), width,
-                                    height);
-  const Yuv420 from_floats = convert(float_tensor(values, picture_height, picture_width, 3), width,
-                                     height);
+  const Yuv420 from_bytes = convert(byte_tensor(levels, picture_height, picture_width, 3), width, height);
+  const Yuv420 from_floats = convert(float_tensor(values, picture_height, picture_width, 3), width, height);
   BOOST_TEST(from_bytes.y == from_floats.y);
   BOOST_TEST(from_bytes.u == from_floats.u);
   BOOST_TEST(from_bytes.v == from_floats.v);
@@ -169,8 +163,7 @@ BOOST_AUTO_TEST_CASE(levels_follow_the_bt601_definition) {
   for (int y = 0; y < height; ++y) {
     for (int x = 0; x < width; ++x) {
       const double expected = 16 + 219 * luma_of(at(y, x, 0), at(y, x, 1), at(y, x, 2));
-      worst_luma = std::max(worst_luma, static_cast<int>(std::lround(
-                                            std::abs(ours.y[y * width + x] - expected))));
+      worst_luma = std::max(worst_luma, static_cast<int>(std::lround(std::abs(ours.y[y * width + x] - expected))));
     }
   }
   int worst_chroma = 0;
@@ -178,8 +171,8 @@ BOOST_AUTO_TEST_CASE(levels_follow_the_bt601_definition) {
     for (int x = 0; x < width / 2; ++x) {
       double mean[3] = {0, 0, 0};
       for (int c = 0; c < 3; ++c) {
-        mean[c] = (at(2 * y, 2 * x, c) + at(2 * y, 2 * x + 1, c) + at(2 * y + 1, 2 * x, c) +
-                   at(2 * y + 1, 2 * x + 1, c)) / 4;
+        mean[c] =
+            (at(2 * y, 2 * x, c) + at(2 * y, 2 * x + 1, c) + at(2 * y + 1, 2 * x, c) + at(2 * y + 1, 2 * x + 1, c)) / 4;
       }
       const double luma = luma_of(mean[0], mean[1], mean[2]);
       const double cb = 128 + 224 * (mean[2] - luma) / 1.772;
@@ -189,8 +182,7 @@ BOOST_AUTO_TEST_CASE(levels_follow_the_bt601_definition) {
       worst_chroma = std::max(worst_chroma, static_cast<int>(std::lround(std::abs(ours.v[i] - cr))));
     }
   }
-  BOOST_TEST_MESSAGE("largest distance from the definition: luma " << worst_luma << ", chroma "
-                                                                    << worst_chroma);
+  BOOST_TEST_MESSAGE("largest distance from the definition: luma " << worst_luma << ", chroma " << worst_chroma);
   BOOST_TEST(worst_luma <= 1);
   BOOST_TEST(worst_chroma <= 1);
 }
@@ -210,8 +202,8 @@ BOOST_AUTO_TEST_CASE(close_to_what_libswscale_gave) {
   }
   const Yuv420 ours = convert(byte_tensor(rgb, side, side, 3), side, side);
   Yuv420 theirs(side, side);
-  SwsContext* context = sws_getContext(side, side, AV_PIX_FMT_RGB24, side, side,
-                                       AV_PIX_FMT_YUV420P, SWS_BILINEAR, nullptr, nullptr, nullptr);
+  SwsContext* context = sws_getContext(side, side, AV_PIX_FMT_RGB24, side, side, AV_PIX_FMT_YUV420P, SWS_BILINEAR,
+                                       nullptr, nullptr, nullptr);
   BOOST_REQUIRE(context != nullptr);
   const std::uint8_t* source[] = {rgb.data()};
   const int source_stride[] = {side * 3};
@@ -239,15 +231,12 @@ BOOST_AUTO_TEST_CASE(grey_and_rgba_pictures_read_as_rgb) {
     std::copy_n(&rgb[3 * i], 3, &rgba[4 * i]);
     rgba[4 * i + 3] = static_cast<std::uint8_t>(i * 37);
   }
-  const Yuv420 from_grey = convert(byte_tensor(grey, picture_height, picture_width, 1), width,
-                                   height);
-  const Yuv420 from_grey_rgb = convert(byte_tensor(grey_rgb, picture_height, picture_width, 3),
-                                       width, height);
+  const Yuv420 from_grey = convert(byte_tensor(grey, picture_height, picture_width, 1), width, height);
+  const Yuv420 from_grey_rgb = convert(byte_tensor(grey_rgb, picture_height, picture_width, 3), width, height);
   BOOST_TEST(from_grey.y == from_grey_rgb.y);
   BOOST_TEST(from_grey.u == from_grey_rgb.u);
   BOOST_TEST(from_grey.v == from_grey_rgb.v);
-  const Yuv420 from_rgba = convert(byte_tensor(rgba, picture_height, picture_width, 4), width,
-                                   height);
+  const Yuv420 from_rgba = convert(byte_tensor(rgba, picture_height, picture_width, 4), width, height);
   const Yuv420 from_rgb = convert(byte_tensor(rgb, picture_height, picture_width, 3), width, height);
   BOOST_TEST(from_rgba.y == from_rgb.y);
   BOOST_TEST(from_rgba.u == from_rgb.u);

@@ -122,8 +122,8 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_on_one_connection) {
           BOOST_REQUIRE(sent);
           co_await send_in_pieces(*client, body, 1000);
         } else if (i == 2) {
-          auto sent = co_await client->send_head("POST", "/hello", std::move(headers), BodyMode::content_length,
-                                                 body.size());
+          auto sent =
+              co_await client->send_head("POST", "/hello", std::move(headers), BodyMode::content_length, body.size());
           BOOST_REQUIRE(sent);
           co_await send_in_pieces(*client, body, 700);
         } else {
@@ -135,8 +135,10 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_several_requests_on_one_connection) {
         BOOST_TEST(head->status == 200);
         BOOST_TEST(!head->headers.contains("Connection"));
         auto received = co_await read_body(*client);
-        if (i == 1) BOOST_TEST((received == body));
-        else BOOST_TEST(std::string(received.begin(), received.end()) == "hello");
+        if (i == 1)
+          BOOST_TEST((received == body));
+        else
+          BOOST_TEST(std::string(received.begin(), received.end()) == "hello");
         BOOST_TEST(client->keep_alive());
       }
     }
@@ -317,8 +319,8 @@ BOOST_AUTO_TEST_CASE(http_request_helper) {
     const Bytes big = test::random_bytes(100'000, 4);
     std::string big_text(big.begin(), big.end());
     HttpHeaders no_headers;
-    auto refused = co_await net::http_request(ex, server.url("/whole"), "POST", std::move(no_headers), big_text, 5s,
-                                              1000);
+    auto refused =
+        co_await net::http_request(ex, server.url("/whole"), "POST", std::move(no_headers), big_text, 5s, 1000);
     BOOST_REQUIRE(!refused);
     BOOST_TEST((refused.error().code == HttpErrc::body_too_large));
     co_await server.stop();
@@ -401,24 +403,27 @@ BOOST_AUTO_TEST_CASE(write_to_a_client_that_stopped_reading_times_out) {
     std::size_t written = 0;
     bool done = false;
     Clock::time_point failed_at;
-    TestServer server(ex, [&](ServerRequest& request, ServerResponse& response) -> awaitable<void> {
-      if (request.path() != "/big") {
-        co_await echo_handler(request, response);
-        co_return;
-      }
-      const Bytes piece = test::random_bytes(1024 * 1024, 5);
-      HttpHeaders headers;
-      auto result = co_await response.start(200, std::move(headers));
-      // Far more than the socket buffers of both ends hold (a few MiB on loopback).
-      for (int i = 0; result && i < 256; ++i) {
-        result = co_await response.write(piece);
-        if (result) written += piece.size();
-      }
-      if (!result) write_failure = result.error();
-      failed_at = Clock::now();
-      done = true;
-      changed.notify_all();
-    }, limits);
+    TestServer server(
+        ex,
+        [&](ServerRequest& request, ServerResponse& response) -> awaitable<void> {
+          if (request.path() != "/big") {
+            co_await echo_handler(request, response);
+            co_return;
+          }
+          const Bytes piece = test::random_bytes(1024 * 1024, 5);
+          HttpHeaders headers;
+          auto result = co_await response.start(200, std::move(headers));
+          // Far more than the socket buffers of both ends hold (a few MiB on loopback).
+          for (int i = 0; result && i < 256; ++i) {
+            result = co_await response.write(piece);
+            if (result) written += piece.size();
+          }
+          if (!result) write_failure = result.error();
+          failed_at = Clock::now();
+          done = true;
+          changed.notify_all();
+        },
+        limits);
 
     test::RawTcpClient stalled(ex);
     auto connected = co_await stalled.connect(server.server.port(), 4096);
@@ -561,10 +566,13 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_their_status_and_a_closed_connection) {
     limits.max_header_bytes = 2048;
     limits.max_body_bytes = 4096;
     bool handler_ran = false;
-    TestServer server(ex, [&](ServerRequest& request, ServerResponse& response) -> awaitable<void> {
-      handler_ran = true;
-      co_await echo_handler(request, response);
-    }, limits);
+    TestServer server(
+        ex,
+        [&](ServerRequest& request, ServerResponse& response) -> awaitable<void> {
+          handler_ran = true;
+          co_await echo_handler(request, response);
+        },
+        limits);
     const std::pair<std::string, int> cases[] = {
         {"NOT HTTP AT ALL\r\n\r\n", 400},
         {"GET / HTTP/1.1\r\nX-Big: " + std::string(4096, 'x') + "\r\n\r\n", 431},

@@ -102,7 +102,8 @@ BOOST_AUTO_TEST_CASE(head_split_across_feeds_down_to_single_bytes) {
       "Host: h\r\n"
       "Content-Type: video/mp2t\r\n"
       "Lp-Trickle-Seq: 42\r\n"
-      "X-Long-Value: " "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
+      "X-Long-Value: "
+      "0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz\r\n"
       "Content-Length: 0\r\n"
       "\r\n";
   for (auto piece : piece_sizes) {
@@ -330,23 +331,24 @@ BOOST_AUTO_TEST_CASE(keep_alive_rules) {
 
 BOOST_AUTO_TEST_CASE(malformed_input_is_a_400) {
   const std::string_view cases[] = {
-      "HELLO WORLD\r\n\r\n",                                              // no such method
-      "GET  HTTP/1.1\r\n\r\n",                                           // empty target
-      "GET / HTTP/1.1 extra\r\n\r\n",                                    // junk after the version
-      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",                              // space before the colon
+      "HELLO WORLD\r\n\r\n",                 // no such method
+      "GET  HTTP/1.1\r\n\r\n",               // empty target
+      "GET / HTTP/1.1 extra\r\n\r\n",        // junk after the version
+      "GET / HTTP/1.1\r\nHost : x\r\n\r\n",  // space before the colon
       "GET / HTTP/1.1\r\nContent-Length : 0\r\n\r\n",
-      "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",                           // space inside a name
-      "GET / HTTP/1.1\r\nBad@Name: x\r\n\r\n",                           // not a token character
-      "GET / HTTP/1.1\r\n: no-name\r\nHost: h\r\n\r\n",                  // empty field name
-      "GET / HTTP/1.1\r\nX: a\x01" "b\r\n\r\n",                          // control byte in a value
-      "GET / HTTP/1.7\r\n\r\n",                                          // no such version
+      "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",           // space inside a name
+      "GET / HTTP/1.1\r\nBad@Name: x\r\n\r\n",           // not a token character
+      "GET / HTTP/1.1\r\n: no-name\r\nHost: h\r\n\r\n",  // empty field name
+      "GET / HTTP/1.1\r\nX: a\x01"
+      "b\r\n\r\n",               // control byte in a value
+      "GET / HTTP/1.7\r\n\r\n",  // no such version
       "GET / HTTP/x.1\r\n\r\n",
       "GET / HTTQ/1.1\r\n\r\n",
-      "POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n",                // not a number
-      "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",  // conflicting lengths
-      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",  // smuggling shape
+      "POST / HTTP/1.1\r\nContent-Length: 12abc\r\n\r\n",                               // not a number
+      "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",              // conflicting lengths
+      "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",     // smuggling shape
       "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",  // bad chunk size
-      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",                    // a TLS ClientHello
+      "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",                                   // a TLS ClientHello
   };
   for (auto text : cases) {
     for (std::size_t piece : {std::size_t(1), SIZE_MAX}) {

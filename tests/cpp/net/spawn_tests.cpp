@@ -32,10 +32,13 @@ BOOST_AUTO_TEST_CASE(an_escaping_exception_reaches_the_waiter) {
           settled.notify_all();
         });
     // One that ends normally does not call its failure handler.
-    net::spawn(ex, [&]() -> net::awaitable<void> {
-      finished = true;
-      co_return;
-    }, "a quiet coroutine", [&](std::exception_ptr) { failure = "called for nothing"; });
+    net::spawn(
+        ex,
+        [&]() -> net::awaitable<void> {
+          finished = true;
+          co_return;
+        },
+        "a quiet coroutine", [&](std::exception_ptr) { failure = "called for nothing"; });
     BOOST_TEST(co_await settled.wait_for(2s));
     BOOST_TEST(failure == "boom");
     BOOST_TEST(finished);
@@ -46,10 +49,13 @@ BOOST_AUTO_TEST_CASE(without_a_waiter_the_failure_is_only_logged) {
   // The io_context goes on running: the exception does not escape run().
   asio::io_context io(1);
   bool after = false;
-  net::spawn(io.get_executor(), []() -> net::awaitable<void> {
-    throw std::logic_error("nobody waits");
-    co_return;
-  }, "an unwatched coroutine");
+  net::spawn(
+      io.get_executor(),
+      []() -> net::awaitable<void> {
+        throw std::logic_error("nobody waits");
+        co_return;
+      },
+      "an unwatched coroutine");
   asio::post(io, [&] { after = true; });
   BOOST_CHECK_NO_THROW(io.run());
   BOOST_TEST(after);

@@ -99,7 +99,8 @@ BOOST_AUTO_TEST_CASE(bodies_stream_both_ways_over_tls_with_keep_alive) {
 
     const Bytes whole = test::random_bytes(1024 * 1024 + 3, 8);
     HttpHeaders more;
-    BOOST_REQUIRE(co_await client->send_head("POST", "/whole", std::move(more), BodyMode::content_length, whole.size()));
+    BOOST_REQUIRE(
+        co_await client->send_head("POST", "/whole", std::move(more), BodyMode::content_length, whole.size()));
     co_await test::send_in_pieces(*client, whole, 50'000);
     auto head = co_await client->read_response_head(5s);
     BOOST_REQUIRE_MESSAGE(head, error_of(head));

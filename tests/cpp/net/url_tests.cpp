@@ -71,7 +71,7 @@ BOOST_AUTO_TEST_CASE(ipv6_literal) {
   BOOST_TEST(default_port.host == "fe80::1:2");
   BOOST_TEST(default_port.port == 80);
 
-  must_fail("http://[::1/chan");      // unclosed bracket
+  must_fail("http://[::1/chan");       // unclosed bracket
   must_fail("http://[::1]8080/chan");  // junk after the bracket
   must_fail("http://[]:8080/");        // empty host
 }

@@ -18,12 +18,12 @@
 using namespace trickle;
 using namespace std::chrono_literals;
 using namespace asio::experimental::awaitable_operators;
-using test::read_body;
 using net::awaitable;
 using net::Clock;
 using net::HttpClientConnection;
 using net::HttpHeaders;
 using test::RawTcpClient;
+using test::read_body;
 
 using test::error_of;
 using test::eventually;
@@ -385,8 +385,8 @@ BOOST_AUTO_TEST_CASE(body_cut_mid_chunk_ends_the_segment_and_the_next_post_works
     auto asked = co_await subscriber->send_head("GET", "/cut/0", std::move(headers));
     BOOST_REQUIRE(asked);
 
-    auto publisher = co_await relay.send_raw(
-        "POST /cut/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    auto publisher =
+        co_await relay.send_raw("POST /cut/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
     auto head = co_await subscriber->read_response_head(5s);
     BOOST_REQUIRE_MESSAGE(head, error_of(head));
     BOOST_REQUIRE_EQUAL(head->status, 200);
@@ -409,7 +409,8 @@ BOOST_AUTO_TEST_CASE(body_cut_mid_chunk_ends_the_segment_and_the_next_post_works
     BOOST_REQUIRE(next_asked);
     auto next_publisher = co_await connect(relay);
     HttpHeaders post_headers;
-    auto started = co_await next_publisher->send_head("POST", "/cut/1", std::move(post_headers), net::BodyMode::chunked);
+    auto started =
+        co_await next_publisher->send_head("POST", "/cut/1", std::move(post_headers), net::BodyMode::chunked);
     BOOST_REQUIRE(started);
     const Bytes data = test::random_bytes(50'000, 7);
     Bytes received;
@@ -427,8 +428,7 @@ BOOST_AUTO_TEST_CASE(idle_preconnected_post_is_answered_at_once_when_its_segment
     HostileRelay relay(ex);
     relay.server.create_channel("idle");
     // A pre-connected POST: head sent, not one body byte (as a publisher waiting for its next GOP).
-    auto publisher = co_await relay.send_raw(
-        "POST /idle/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    auto publisher = co_await relay.send_raw("POST /idle/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
     // DELETE /idle/0 is a 400 until the POST has opened the segment, then a 200 that releases it.
     int deleted = 0;
     for (auto deadline = Clock::now() + 5s; deleted != 200 && Clock::now() < deadline;) {

@@ -8,11 +8,11 @@
 
 using namespace trickle;
 using namespace std::chrono_literals;
+using protocol::Bytes;
 using test::create_channel;
 using test::fast_subscriber;
 using test::TestRelay;
 using test::until_waited_on;
-using protocol::Bytes;
 
 BOOST_AUTO_TEST_SUITE(relay_loopback)
 
@@ -50,7 +50,8 @@ BOOST_AUTO_TEST_CASE(one_publisher_many_subscribers_byte_exact) {
 
     for (int r = 0; r < subscribers; ++r) {
       BOOST_REQUIRE_EQUAL(received[r].size(), std::size_t(segments));
-      for (int i = 0; i < segments; ++i) BOOST_TEST((received[r][i] == sent[i]), "subscriber " << r << " segment " << i);
+      for (int i = 0; i < segments; ++i)
+        BOOST_TEST((received[r][i] == sent[i]), "subscriber " << r << " segment " << i);
     }
   });
 }
@@ -133,7 +134,7 @@ BOOST_AUTO_TEST_CASE(channel_close_mid_segment_ends_readers_and_releases_the_wri
     auto deleted = co_await test::request(url, "DELETE");
     BOOST_TEST(deleted.head.status == 200);
     BOOST_TEST((co_await test::read_all(*segment) == part));  // what was written, then the end
-    BOOST_TEST(!(co_await subscriber.next()));                 // end of stream, not an error
+    BOOST_TEST(!(co_await subscriber.next()));                // end of stream, not an error
     BOOST_TEST(!subscriber.failed());
     // The writer's POST was answered: it learns so, and further writes are refused rather than
     // piling up (a write may still land in the socket buffer before the answer is read).
@@ -214,7 +215,8 @@ BOOST_AUTO_TEST_CASE(relay_restart_under_a_live_subscriber) {
     test::TaskGroup group(ex);
     Bytes got;
     std::int64_t got_seq = -1;
-    group.spawn(test::read_next_segment(*subscriber, got, got_seq, "the subscriber did not come back after the restart"));
+    group.spawn(
+        test::read_next_segment(*subscriber, got, got_seq, "the subscriber did not come back after the restart"));
     std::map<std::int64_t, Bytes> sent;
     for (int i = 0; i < 50 && got_seq < 0; ++i) {
       auto data = test::random_bytes(2000, 100 + i);

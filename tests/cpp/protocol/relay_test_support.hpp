@@ -94,7 +94,8 @@ inline protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
 
 // Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
 // test can publish knowing the reader is already there, however loaded the machine is.
-inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq) {
+inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel,
+                                            std::int64_t seq) {
   bool waited_on = co_await test::eventually(
       [&] {
         auto held = relay.find_channel(channel);

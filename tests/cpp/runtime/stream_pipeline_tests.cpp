@@ -73,54 +73,58 @@ StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Byte
                      std::function<void(StreamPipelineOptions&)> adjust = {},
                      std::function<void(std::shared_ptr<StreamPipeline>)> started = {}) {
   StreamRun run;
-  run_async([&]() -> net::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    TestRelay relay(executor);
-    relay.server.create_channel("in", "video/mp2t");
-    relay.server.create_channel("out", "video/mp2t");
-    StreamPipelineOptions options;
-    options.subscribe_url = relay.url("in");
-    options.publish_url = relay.url("out");
-    options.subscribe_start_seq = 0;
-    options.max_framerate = 60;  // the clip is 30 fps: no frame is thinned out
-    // The input arrives as fast as the relay can send it, not in real time: let frames queue
-    // instead of trimming the backlog, so every count is exact.
-    options.frame_skip.max_queue_size = 100000;
-    options.video_queue_size = options.audio_queue_size = 100000;
-    if (adjust) adjust(options);
-    auto pipeline = std::make_shared<StreamPipeline>(
-        executor, processor, options,
-        [&](std::string_view kind, std::string_view) { run.errors.emplace_back(kind); });
-    pipeline->start();
-    if (started) started(pipeline);
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        TestRelay relay(executor);
+        relay.server.create_channel("in", "video/mp2t");
+        relay.server.create_channel("out", "video/mp2t");
+        StreamPipelineOptions options;
+        options.subscribe_url = relay.url("in");
+        options.publish_url = relay.url("out");
+        options.subscribe_start_seq = 0;
+        options.max_framerate = 60;  // the clip is 30 fps: no frame is thinned out
+        // The input arrives as fast as the relay can send it, not in real time: let frames queue
+        // instead of trimming the backlog, so every count is exact.
+        options.frame_skip.max_queue_size = 100000;
+        options.video_queue_size = options.audio_queue_size = 100000;
+        if (adjust) adjust(options);
+        auto pipeline = std::make_shared<StreamPipeline>(
+            executor, processor, options,
+            [&](std::string_view kind, std::string_view) { run.errors.emplace_back(kind); });
+        pipeline->start();
+        if (started) started(pipeline);
 
-    TaskGroup tasks(executor);
-    // Named, so the coroutine's captures outlive the statement that starts it.
-    auto collect_output = [&]() -> net::awaitable<void> {
-      protocol::TrickleSubscriber subscriber(executor, relay.url("out"), {.start_seq = 0});
-      while (auto segment = co_await subscriber.next()) {
-        auto bytes = co_await read_all(*segment);
-        run.output.insert(run.output.end(), bytes.begin(), bytes.end());
-      }
-    };
-    tasks.spawn(collect_output());
-    protocol::TricklePublisher publisher(executor, relay.url("in"), {.mime_type = "video/mp2t"});
-    for (const auto& segment : input) {
-      auto writer = co_await publisher.next();
-      co_await writer->write(segment);
-      co_await writer->close();
-    }
-    co_await publisher.close();
-    co_await publisher.delete_channel();
-    co_await pipeline->wait_finished();
-    run.finished = true;
-    run.stats = pipeline->stats();
-    co_await tasks.wait();
-  }, 60s);
+        TaskGroup tasks(executor);
+        // Named, so the coroutine's captures outlive the statement that starts it.
+        auto collect_output = [&]() -> net::awaitable<void> {
+          protocol::TrickleSubscriber subscriber(executor, relay.url("out"), {.start_seq = 0});
+          while (auto segment = co_await subscriber.next()) {
+            auto bytes = co_await read_all(*segment);
+            run.output.insert(run.output.end(), bytes.begin(), bytes.end());
+          }
+        };
+        tasks.spawn(collect_output());
+        protocol::TricklePublisher publisher(executor, relay.url("in"), {.mime_type = "video/mp2t"});
+        for (const auto& segment : input) {
+          auto writer = co_await publisher.next();
+          co_await writer->write(segment);
+          co_await writer->close();
+        }
+        co_await publisher.close();
+        co_await publisher.delete_channel();
+        co_await pipeline->wait_finished();
+        run.finished = true;
+        run.stats = pipeline->stats();
+        co_await tasks.wait();
+      },
+      60s);
   return run;
 }
 
-std::int64_t stat(const Json& stats, const char* group, const char* name) { return stats[group][name].get<std::int64_t>(); }
+std::int64_t stat(const Json& stats, const char* group, const char* name) {
+  return stats[group][name].get<std::int64_t>();
+}
 
 }  // namespace
 
@@ -128,7 +132,8 @@ BOOST_AUTO_TEST_SUITE(stream_pipeline)
 
 BOOST_AUTO_TEST_CASE(passthrough_publishes_every_frame_with_its_timestamp) {
   auto processor = std::make_shared<Passthrough>();
-  auto run = run_stream(processor, clip_segments(), [](StreamPipelineOptions& o) { o.start_params = Json{{"k", "v"}}; });
+  auto run =
+      run_stream(processor, clip_segments(), [](StreamPipelineOptions& o) { o.start_params = Json{{"k", "v"}}; });
   BOOST_REQUIRE(run.finished);
   TempDir dir;
   write_bytes(dir.path() / "out.ts", run.output);
@@ -237,7 +242,8 @@ BOOST_AUTO_TEST_CASE(a_cut_segment_and_a_foreign_segment_cost_only_their_frames)
   input.push_back(segments[0]);
   const std::string json = R"({"not": "video"})";
   input.emplace_back(json.begin(), json.end());
-  input.push_back(Bytes(segments[1].begin(), segments[1].begin() + static_cast<std::ptrdiff_t>(segments[1].size() / 2)));
+  input.push_back(
+      Bytes(segments[1].begin(), segments[1].begin() + static_cast<std::ptrdiff_t>(segments[1].size() / 2)));
   for (std::size_t i = 2; i < segments.size(); ++i) input.push_back(segments[i]);
   auto processor = std::make_shared<Passthrough>();
   auto run = run_stream(processor, input);
@@ -279,10 +285,10 @@ class Misshapen : public Passthrough {
  public:
   std::optional<VideoFrame> process_video(VideoFrame frame) override {
     ++calls;
-    if (calls == 2) frame.tensor = Tensor::zeros({1, 0, 0, 3}, DType::float32);  // nothing to show
+    if (calls == 2) frame.tensor = Tensor::zeros({1, 0, 0, 3}, DType::float32);    // nothing to show
     if (calls == 3) frame.tensor = Tensor::zeros({1, 77, 55, 3}, DType::float32);  // odd, other size
-    if (calls == 4) frame.tensor = Tensor();                                         // no tensor at all
-    if (calls == 5) frame.tensor = Tensor::zeros({5, 5}, DType::float32);           // not a picture
+    if (calls == 4) frame.tensor = Tensor();                                       // no tensor at all
+    if (calls == 5) frame.tensor = Tensor::zeros({5, 5}, DType::float32);          // not a picture
     return frame;
   }
   int calls = 0;
@@ -301,112 +307,117 @@ BOOST_AUTO_TEST_CASE(unusable_frames_from_the_processor_are_dropped_and_counted)
 }
 
 BOOST_AUTO_TEST_CASE(stop_ends_a_live_stream_quickly) {
-  run_async([&]() -> net::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    TestRelay relay(executor);
-    relay.server.create_channel("in", "video/mp2t");
-    relay.server.create_channel("out", "video/mp2t");
-    auto processor = std::make_shared<Passthrough>();
-    StreamPipelineOptions options;
-    options.subscribe_url = relay.url("in");
-    options.publish_url = relay.url("out");
-    options.subscribe_start_seq = 0;
-    auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
-    pipeline->start();
-    // The input stays open (one segment, no end): the pipeline waits for more.
-    protocol::TricklePublisher publisher(executor, relay.url("in"), {.mime_type = "video/mp2t"});
-    auto writer = co_await publisher.next();
-    co_await writer->write(clip_segments()[0]);
-    co_await writer->close();
-    const bool flowing = co_await eventually([&] { return processor->video_frames.load() > 10; });
-    BOOST_REQUIRE(flowing);
-    BOOST_TEST(pipeline->running());
-    const auto stop_at = net::Clock::now();
-    pipeline->stop();
-    co_await pipeline->wait_finished();
-    const auto took = net::Clock::now() - stop_at;
-    BOOST_TEST_MESSAGE("stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
-    BOOST_TEST((took < 2s));
-    BOOST_TEST(!pipeline->running());
-    BOOST_TEST(processor->stopped.load());
-    co_await publisher.close();
-  }, 30s);
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        TestRelay relay(executor);
+        relay.server.create_channel("in", "video/mp2t");
+        relay.server.create_channel("out", "video/mp2t");
+        auto processor = std::make_shared<Passthrough>();
+        StreamPipelineOptions options;
+        options.subscribe_url = relay.url("in");
+        options.publish_url = relay.url("out");
+        options.subscribe_start_seq = 0;
+        auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
+        pipeline->start();
+        // The input stays open (one segment, no end): the pipeline waits for more.
+        protocol::TricklePublisher publisher(executor, relay.url("in"), {.mime_type = "video/mp2t"});
+        auto writer = co_await publisher.next();
+        co_await writer->write(clip_segments()[0]);
+        co_await writer->close();
+        const bool flowing = co_await eventually([&] { return processor->video_frames.load() > 10; });
+        BOOST_REQUIRE(flowing);
+        BOOST_TEST(pipeline->running());
+        const auto stop_at = net::Clock::now();
+        pipeline->stop();
+        co_await pipeline->wait_finished();
+        const auto took = net::Clock::now() - stop_at;
+        BOOST_TEST_MESSAGE("stopped in " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                                         << " ms");
+        BOOST_TEST((took < 2s));
+        BOOST_TEST(!pipeline->running());
+        BOOST_TEST(processor->stopped.load());
+        co_await publisher.close();
+      },
+      30s);
 }
 
 BOOST_AUTO_TEST_CASE(control_events_and_data_channels_carry_their_messages) {
-  run_async([&]() -> net::awaitable<void> {
-    auto executor = co_await asio::this_coro::executor;
-    TestRelay relay(executor);
-    for (const char* name : {"control", "events", "data"}) relay.server.create_channel(name);
-    auto processor = std::make_shared<Passthrough>();
-    StreamPipelineOptions options;
-    options.control_url = relay.url("control");
-    options.events_url = relay.url("events");
-    options.data_url = relay.url("data");
-    options.send_data_interval = 0.05;
-    auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
-    pipeline->start();
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        TestRelay relay(executor);
+        for (const char* name : {"control", "events", "data"}) relay.server.create_channel(name);
+        auto processor = std::make_shared<Passthrough>();
+        StreamPipelineOptions options;
+        options.control_url = relay.url("control");
+        options.events_url = relay.url("events");
+        options.data_url = relay.url("data");
+        options.send_data_interval = 0.05;
+        auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
+        pipeline->start();
 
-    auto text_of = [](const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); };
+        auto text_of = [](const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); };
 
-    // Events: a heartbeat at once, in upstream's envelope.
-    protocol::TrickleSubscriber events(executor, relay.url("events"), {.start_seq = 0});
-    auto first = co_await events.next();
-    BOOST_REQUIRE(first);
-    auto first_body = co_await read_all(*first);
-    auto heartbeat = python_json_loads(text_of(first_body));
-    BOOST_REQUIRE(heartbeat);
-    BOOST_TEST((*heartbeat)["queue_event_type"] == "stream_heartbeat");
-    BOOST_TEST((*heartbeat)["event"]["type"] == "heartbeat");
-    BOOST_TEST((*heartbeat)["event"]["dimensions"] == (Json{{"width", 512}, {"height", 512}}));
-    BOOST_TEST((*heartbeat)["event"]["urls"]["control"] == relay.url("control"));
-    BOOST_TEST((*heartbeat)["event"]["fps"].size() == 4u);
-    pipeline->emit_event(Json{{"type", "custom"}}, "custom_monitoring_event");
-    auto second = co_await events.next();
-    BOOST_REQUIRE(second);
-    auto second_body = co_await read_all(*second);
-    BOOST_TEST(text_of(second_body) ==
-               R"({"event": {"type": "custom"}, "queue_event_type": "custom_monitoring_event"})");
+        // Events: a heartbeat at once, in upstream's envelope.
+        protocol::TrickleSubscriber events(executor, relay.url("events"), {.start_seq = 0});
+        auto first = co_await events.next();
+        BOOST_REQUIRE(first);
+        auto first_body = co_await read_all(*first);
+        auto heartbeat = python_json_loads(text_of(first_body));
+        BOOST_REQUIRE(heartbeat);
+        BOOST_TEST((*heartbeat)["queue_event_type"] == "stream_heartbeat");
+        BOOST_TEST((*heartbeat)["event"]["type"] == "heartbeat");
+        BOOST_TEST((*heartbeat)["event"]["dimensions"] == (Json{{"width", 512}, {"height", 512}}));
+        BOOST_TEST((*heartbeat)["event"]["urls"]["control"] == relay.url("control"));
+        BOOST_TEST((*heartbeat)["event"]["fps"].size() == 4u);
+        pipeline->emit_event(Json{{"type", "custom"}}, "custom_monitoring_event");
+        auto second = co_await events.next();
+        BOOST_REQUIRE(second);
+        auto second_body = co_await read_all(*second);
+        BOOST_TEST(text_of(second_body) ==
+                   R"({"event": {"type": "custom"}, "queue_event_type": "custom_monitoring_event"})");
 
-    // Control: keep-alives and non-JSON are skipped, objects reach the processor. The pipeline
-    // joins the channel at its live edge, so the messages are repeated until it has joined.
-    protocol::TricklePublisher control(executor, relay.url("control"), {.mime_type = "application/json"});
-    auto send = [&](std::string text) -> net::awaitable<void> {
-      auto writer = co_await control.next();
-      co_await writer->write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-      co_await writer->close();
-    };
-    auto received = [&] {
-      std::lock_guard lock(processor->mutex);
-      return !processor->received_params.empty();
-    };
-    for (int attempt = 0; attempt < 50 && !received(); ++attempt) {
-      co_await send(R"({"keep": "alive"})");
-      co_await send("not json {");
-      co_await send(R"({"max_framerate": 30, "prompt": "x"})");
-      co_await eventually(received, 100ms);
-    }
-    BOOST_REQUIRE(received());
-    {
-      std::lock_guard lock(processor->mutex);
-      for (auto& params : processor->received_params) {
-        BOOST_TEST(params == (Json{{"max_framerate", 30}, {"prompt", "x"}}));
-      }
-    }
+        // Control: keep-alives and non-JSON are skipped, objects reach the processor. The pipeline
+        // joins the channel at its live edge, so the messages are repeated until it has joined.
+        protocol::TricklePublisher control(executor, relay.url("control"), {.mime_type = "application/json"});
+        auto send = [&](std::string text) -> net::awaitable<void> {
+          auto writer = co_await control.next();
+          co_await writer->write(std::span(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+          co_await writer->close();
+        };
+        auto received = [&] {
+          std::lock_guard lock(processor->mutex);
+          return !processor->received_params.empty();
+        };
+        for (int attempt = 0; attempt < 50 && !received(); ++attempt) {
+          co_await send(R"({"keep": "alive"})");
+          co_await send("not json {");
+          co_await send(R"({"max_framerate": 30, "prompt": "x"})");
+          co_await eventually(received, 100ms);
+        }
+        BOOST_REQUIRE(received());
+        {
+          std::lock_guard lock(processor->mutex);
+          for (auto& params : processor->received_params) {
+            BOOST_TEST(params == (Json{{"max_framerate", 30}, {"prompt", "x"}}));
+          }
+        }
 
-    // Data: items gathered for send_data_interval, posted as one JSON array line.
-    protocol::TrickleSubscriber data(executor, relay.url("data"), {.start_seq = 0});
-    pipeline->publish_data("hello");
-    pipeline->publish_data("w\"orld");
-    auto line = co_await data.next();
-    BOOST_REQUIRE(line);
-    auto line_body = co_await read_all(*line);
-    BOOST_TEST(text_of(line_body) == "[\"hello\", \"w\\\"orld\"]\n");
+        // Data: items gathered for send_data_interval, posted as one JSON array line.
+        protocol::TrickleSubscriber data(executor, relay.url("data"), {.start_seq = 0});
+        pipeline->publish_data("hello");
+        pipeline->publish_data("w\"orld");
+        auto line = co_await data.next();
+        BOOST_REQUIRE(line);
+        auto line_body = co_await read_all(*line);
+        BOOST_TEST(text_of(line_body) == "[\"hello\", \"w\\\"orld\"]\n");
 
-    pipeline->stop();
-    co_await pipeline->wait_finished();
-    co_await control.close();
-  }, 30s);
+        pipeline->stop();
+        co_await pipeline->wait_finished();
+        co_await control.close();
+      },
+      30s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -19,9 +19,8 @@ struct ForeignTensor {
   std::vector<std::int64_t> strides;
   int* deletions = nullptr;
 
-  static DLManagedTensor* make(void* data, std::vector<std::int64_t> shape,
-                               std::vector<std::int64_t> strides, DLDataType dtype,
-                               DLDevice device, std::uint64_t byte_offset, int* deletions) {
+  static DLManagedTensor* make(void* data, std::vector<std::int64_t> shape, std::vector<std::int64_t> strides,
+                               DLDataType dtype, DLDevice device, std::uint64_t byte_offset, int* deletions) {
     auto* foreign = new ForeignTensor;
     foreign->shape = std::move(shape);
     foreign->strides = std::move(strides);
@@ -64,8 +63,7 @@ BOOST_AUTO_TEST_CASE(export_describes_the_tensor_with_explicit_strides) {
   BOOST_TEST(dl.dtype.lanes == 1);
   BOOST_TEST(Shape(dl.shape, dl.shape + 4) == (Shape{1, 4, 5, 3}), boost::test_tools::per_element());
   BOOST_REQUIRE(dl.strides != nullptr);
-  BOOST_TEST(Shape(dl.strides, dl.strides + 4) == (Shape{60, 15, 3, 1}),
-             boost::test_tools::per_element());
+  BOOST_TEST(Shape(dl.strides, dl.strides + 4) == (Shape{60, 15, 3, 1}), boost::test_tools::per_element());
   BOOST_TEST(t.use_count() == 2);  // the export holds a share
   managed->deleter(managed);
   BOOST_TEST(t.use_count() == 1);
@@ -76,9 +74,8 @@ BOOST_AUTO_TEST_CASE(export_maps_every_dtype_and_cuda) {
     DType dtype;
     std::uint8_t code;
     std::uint8_t bits;
-  } cases[] = {{DType::uint8, kDLUInt, 8},     {DType::int16, kDLInt, 16},
-               {DType::int32, kDLInt, 32},     {DType::int64, kDLInt, 64},
-               {DType::float16, kDLFloat, 16}, {DType::float32, kDLFloat, 32},
+  } cases[] = {{DType::uint8, kDLUInt, 8},    {DType::int16, kDLInt, 16},     {DType::int32, kDLInt, 32},
+               {DType::int64, kDLInt, 64},    {DType::float16, kDLFloat, 16}, {DType::float32, kDLFloat, 32},
                {DType::float64, kDLFloat, 64}};
   for (const auto& c : cases) {
     Tensor t = Tensor::zeros({2}, c.dtype);
@@ -103,8 +100,7 @@ BOOST_AUTO_TEST_CASE(round_trip_is_zero_copy_and_frees_once_after_both_owners) {
   std::vector<std::int16_t> memory(24);
   int releases = 0;
   // A strided (transposed) view, so the strides must survive the trip as they are.
-  Tensor original = Tensor::from_blob(memory.data(), {4, 6}, {1, 4}, DType::int16,
-                                      Device::cpu(), [&] { ++releases; });
+  Tensor original = Tensor::from_blob(memory.data(), {4, 6}, {1, 4}, DType::int16, Device::cpu(), [&] { ++releases; });
   DLManagedTensor* managed = to_dlpack(original);
   original = Tensor();
   BOOST_TEST(releases == 0);  // the manager alone keeps it alive
@@ -128,8 +124,7 @@ BOOST_AUTO_TEST_CASE(manager_outliving_the_tensor_keeps_storage) {
   std::vector<float> memory(4, 1.5f);
   DLManagedTensor* managed = nullptr;
   {
-    Tensor t = Tensor::from_blob(memory.data(), {4}, {}, DType::float32, Device::cpu(),
-                                 [&] { ++releases; });
+    Tensor t = Tensor::from_blob(memory.data(), {4}, {}, DType::float32, Device::cpu(), [&] { ++releases; });
     managed = to_dlpack(t);
   }
   BOOST_TEST(releases == 0);
@@ -153,9 +148,8 @@ BOOST_AUTO_TEST_CASE(import_applies_byte_offset_and_null_strides) {
   for (std::size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<std::uint8_t>(i);
   int deletions = 0;
   {
-    DLManagedTensor* managed = ForeignTensor::make(memory.data(), {2, 3, 4}, {},
-                                                   DLDataType{kDLUInt, 8, 1}, cpu_device, 16,
-                                                   &deletions);
+    DLManagedTensor* managed =
+        ForeignTensor::make(memory.data(), {2, 3, 4}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 16, &deletions);
     Tensor t = from_dlpack(managed);
     BOOST_TEST(t.data() == static_cast<void*>(memory.data() + 16));
     BOOST_TEST(t.shape() == (Shape{2, 3, 4}), boost::test_tools::per_element());
@@ -173,8 +167,8 @@ BOOST_AUTO_TEST_CASE(import_keeps_explicit_strides_and_cuda) {
   int deletions = 0;
   auto* fake = reinterpret_cast<void*>(std::uintptr_t{0x4000});
   {
-    Tensor t = from_dlpack(ForeignTensor::make(fake, {3, 2}, {1, 3}, DLDataType{kDLFloat, 16, 1},
-                                               DLDevice{kDLCUDA, 1}, 0, &deletions));
+    Tensor t = from_dlpack(
+        ForeignTensor::make(fake, {3, 2}, {1, 3}, DLDataType{kDLFloat, 16, 1}, DLDevice{kDLCUDA, 1}, 0, &deletions));
     BOOST_TEST((t.device() == Device::cuda(1)));
     BOOST_TEST((t.dtype() == DType::float16));
     BOOST_TEST(t.strides() == (Shape{1, 3}), boost::test_tools::per_element());
@@ -203,8 +197,7 @@ BOOST_AUTO_TEST_CASE(unsupported_imports_are_rejected_and_still_deleted) {
   };
   for (const auto& c : cases) {
     int deletions = 0;
-    DLManagedTensor* managed =
-        ForeignTensor::make(memory.data(), {4}, {}, c.dtype, c.device, 0, &deletions);
+    DLManagedTensor* managed = ForeignTensor::make(memory.data(), {4}, {}, c.dtype, c.device, 0, &deletions);
     try {
       (void)from_dlpack(managed);
       BOOST_ERROR("accepted " << c.expected);
@@ -219,15 +212,15 @@ BOOST_AUTO_TEST_CASE(unsupported_imports_are_rejected_and_still_deleted) {
 BOOST_AUTO_TEST_CASE(malformed_imports_are_rejected_and_still_deleted) {
   int deletions = 0;
   // Null data for a non-empty tensor.
-  BOOST_CHECK_THROW(from_dlpack(ForeignTensor::make(nullptr, {4}, {}, DLDataType{kDLUInt, 8, 1},
-                                                    cpu_device, 0, &deletions)),
-                    std::invalid_argument);
+  BOOST_CHECK_THROW(
+      from_dlpack(ForeignTensor::make(nullptr, {4}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
+      std::invalid_argument);
   BOOST_TEST(deletions == 1);
   // Negative size.
   std::uint8_t byte = 0;
-  BOOST_CHECK_THROW(from_dlpack(ForeignTensor::make(&byte, {-1}, {}, DLDataType{kDLUInt, 8, 1},
-                                                    cpu_device, 0, &deletions)),
-                    std::invalid_argument);
+  BOOST_CHECK_THROW(
+      from_dlpack(ForeignTensor::make(&byte, {-1}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
+      std::invalid_argument);
   BOOST_TEST(deletions == 2);
   BOOST_CHECK_THROW(from_dlpack(nullptr), std::invalid_argument);
   // A manager without a deleter is legal DLPack: imported, and nothing is called.

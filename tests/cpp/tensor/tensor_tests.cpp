@@ -156,8 +156,7 @@ BOOST_AUTO_TEST_CASE(from_blob_release_runs_once_after_all_views) {
   std::vector<float> memory(6);
   int releases = 0;
   {
-    Tensor t = Tensor::from_blob(memory.data(), {2, 3}, {}, DType::float32, Device::cpu(),
-                                 [&] { ++releases; });
+    Tensor t = Tensor::from_blob(memory.data(), {2, 3}, {}, DType::float32, Device::cpu(), [&] { ++releases; });
     BOOST_TEST(t.strides() == (Shape{3, 1}), boost::test_tools::per_element());
     BOOST_TEST(t.data() == memory.data());
     Tensor view = t.unsqueeze(0);
@@ -178,8 +177,7 @@ BOOST_AUTO_TEST_CASE(from_blob_accepts_cuda_and_empty_release) {
   auto* fake = reinterpret_cast<void*>(std::uintptr_t{0x1000});
   int releases = 0;
   {
-    Tensor t = Tensor::from_blob(fake, {2}, {}, DType::uint8, Device::cuda(1),
-                                 [&] { ++releases; });
+    Tensor t = Tensor::from_blob(fake, {2}, {}, DType::uint8, Device::cuda(1), [&] { ++releases; });
     BOOST_TEST((t.device() == Device::cuda(1)));
     BOOST_TEST(t.data() == fake);
   }
@@ -196,16 +194,13 @@ BOOST_AUTO_TEST_CASE(from_blob_accepts_cuda_and_empty_release) {
 BOOST_AUTO_TEST_CASE(from_blob_failure_still_releases) {
   std::vector<float> memory(6);
   int releases = 0;
-  BOOST_CHECK_THROW(Tensor::from_blob(memory.data(), {2, 3}, {1}, DType::float32, Device::cpu(),
-                                      [&] { ++releases; }),
+  BOOST_CHECK_THROW(Tensor::from_blob(memory.data(), {2, 3}, {1}, DType::float32, Device::cpu(), [&] { ++releases; }),
                     std::invalid_argument);
   BOOST_TEST(releases == 1);
-  BOOST_CHECK_THROW(Tensor::from_blob(nullptr, {2}, {}, DType::float32, Device::cpu(),
-                                      [&] { ++releases; }),
+  BOOST_CHECK_THROW(Tensor::from_blob(nullptr, {2}, {}, DType::float32, Device::cpu(), [&] { ++releases; }),
                     std::invalid_argument);
   BOOST_TEST(releases == 2);
-  BOOST_CHECK_THROW(Tensor::from_blob(memory.data(), {-2}, {}, DType::float32, Device::cpu(),
-                                      [&] { ++releases; }),
+  BOOST_CHECK_THROW(Tensor::from_blob(memory.data(), {-2}, {}, DType::float32, Device::cpu(), [&] { ++releases; }),
                     std::invalid_argument);
   BOOST_TEST(releases == 3);
 }
@@ -214,8 +209,8 @@ BOOST_AUTO_TEST_CASE(contiguous_copies_a_transposed_view) {
   // A 2x3 row-major matrix seen as its 3x2 transpose.
   std::vector<std::int32_t> memory{0, 1, 2, 10, 11, 12};
   int releases = 0;
-  Tensor transposed = Tensor::from_blob(memory.data(), {3, 2}, {1, 3}, DType::int32,
-                                        Device::cpu(), [&] { ++releases; });
+  Tensor transposed =
+      Tensor::from_blob(memory.data(), {3, 2}, {1, 3}, DType::int32, Device::cpu(), [&] { ++releases; });
   BOOST_TEST(!transposed.is_contiguous());
   Tensor copy = transposed.contiguous();
   BOOST_TEST(copy.data() != transposed.data());
@@ -223,8 +218,7 @@ BOOST_AUTO_TEST_CASE(contiguous_copies_a_transposed_view) {
   BOOST_TEST(copy.shape() == (Shape{3, 2}), boost::test_tools::per_element());
   BOOST_TEST(copy.strides() == (Shape{2, 1}), boost::test_tools::per_element());
   std::vector<std::int32_t> got(copy.data_as<std::int32_t>(), copy.data_as<std::int32_t>() + 6);
-  BOOST_TEST(got == (std::vector<std::int32_t>{0, 10, 1, 11, 2, 12}),
-             boost::test_tools::per_element());
+  BOOST_TEST(got == (std::vector<std::int32_t>{0, 10, 1, 11, 2, 12}), boost::test_tools::per_element());
   BOOST_TEST(copy.use_count() == 1);  // its own storage
   transposed = Tensor();
   BOOST_TEST(releases == 1);
@@ -236,8 +230,7 @@ BOOST_AUTO_TEST_CASE(contiguous_copies_strided_3d_and_returns_self_when_contiguo
   std::vector<std::uint8_t> frame(4 * 5 * 3);
   std::iota(frame.begin(), frame.end(), 0);
   auto* crop_start = frame.data() + 1 * 3;
-  Tensor chw = Tensor::from_blob(crop_start, {3, 4, 3}, {1, 15, 3}, DType::uint8, Device::cpu(),
-                                 {});
+  Tensor chw = Tensor::from_blob(crop_start, {3, 4, 3}, {1, 15, 3}, DType::uint8, Device::cpu(), {});
   BOOST_TEST(!chw.is_contiguous());
   Tensor copy = chw.contiguous();
   const std::uint8_t* out = copy.data_as<std::uint8_t>();
@@ -267,11 +260,9 @@ BOOST_AUTO_TEST_CASE(contiguous_copies_strided_3d_and_returns_self_when_contiguo
   Tensor odd = Tensor::from_blob(memory.data(), {1, 3}, {99, 1}, DType::float32, Device::cpu(), {});
   BOOST_TEST(odd.is_contiguous());
 
-  Tensor cuda_strided = Tensor::from_blob(memory.data(), {3, 1}, {1, 3}, DType::float32,
-                                          Device::cuda(), {});
+  Tensor cuda_strided = Tensor::from_blob(memory.data(), {3, 1}, {1, 3}, DType::float32, Device::cuda(), {});
   BOOST_TEST(cuda_strided.is_contiguous());
-  Tensor cuda_transposed = Tensor::from_blob(memory.data(), {2, 2}, {1, 2}, DType::uint8,
-                                             Device::cuda(), {});
+  Tensor cuda_transposed = Tensor::from_blob(memory.data(), {2, 2}, {1, 2}, DType::uint8, Device::cuda(), {});
   BOOST_CHECK_THROW(cuda_transposed.contiguous(), std::runtime_error);
 }
 

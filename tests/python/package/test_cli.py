@@ -68,8 +68,8 @@ def test_list_description_rules(tmp_path, monkeypatch, capsys):
     (tmp_path / "plain.py").write_text('"""Plain one."""\n')
     monkeypatch.setattr(cli, "_get_examples_dir", lambda: tmp_path)
     out = run_cli(capsys, "list")
-    rows = {l.split(RESET)[0].strip().replace(GREEN, ""): l.split(RESET, 1)[1][1:]
-            for l in out.splitlines() if l.startswith("  ")}
+    rows = {line.split(RESET)[0].strip().replace(GREEN, ""): line.split(RESET, 1)[1][1:]
+            for line in out.splitlines() if line.startswith("  ")}
     assert rows["short"] == "Does a thing"
     assert rows["long"] == ("word " * 30).strip()[:57] + "..."
     assert rows["multi"] == "First line second line"

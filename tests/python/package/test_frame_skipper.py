@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from dataclasses import fields
 
@@ -184,7 +183,8 @@ class M:
 out = []
 for fps, target in {scenario!r}:
     s = AdaptiveFrameSkipper(FrameSkipConfig(target_fps=target, adaptation_cooldown=0.0), M(fps))
-    out.append(["S" if s._process_video_frame(i) is FrameProcessingResult.SKIPPED else "P" for i in range(12)] + [s.skip_interval])
+    out.append(["S" if s._process_video_frame(i) is FrameProcessingResult.SKIPPED else "P" for i in range(12)]
+               + [s.skip_interval])
 print(json.dumps(out))
 """
     expected = run_upstream(code)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import logging
-import types
 from types import SimpleNamespace
 from unittest.mock import MagicMock
 
