@@ -29,39 +29,31 @@ AudioFrame audio_at(std::int64_t pts) {
 
 BOOST_AUTO_TEST_SUITE(runtime_parts)
 
-BOOST_AUTO_TEST_CASE(frame_skipper_trims_backlog_and_skips_by_ratio) {
-  double ingress = 0.0;
+// Patterns and trims: upstream_rules_tests.cpp (tests/upstream_rules.json). Here: changing the target.
+BOOST_AUTO_TEST_CASE(frame_skipper_target_changes) {
+  double ingress = 30.0;
   FrameSkipConfig config;
+  config.target_fps = 10.0;
+  config.adaptation_cooldown = 60.0;  // only set_target_fps re-adapts within the test
   AdaptiveFrameSkipper skipper(config, [&] { return ingress; });
-  // Default config: backlog beyond 15 trimmed, at most 50 at once; no ratio skipping.
-  BOOST_TEST(skipper.frames_to_trim(15) == 0u);
-  BOOST_TEST(skipper.frames_to_trim(20) == 5u);
-  BOOST_TEST(skipper.frames_to_trim(300) == 50u);
-  ingress = 60.0;
-  for (int i = 0; i < 10; ++i) BOOST_TEST(skipper.should_process());
-
-  // Target 24 with 60 in: round(2.5) = 2 (half to even, as Python): every other frame.
-  config.target_fps = 24.0;
-  config.adaptation_cooldown = 0.0;
-  AdaptiveFrameSkipper halving(config, [&] { return ingress; });
-  std::vector<bool> taken;
-  for (int i = 0; i < 6; ++i) taken.push_back(halving.should_process());
-  BOOST_TEST(halving.skip_interval() == 2);
-  BOOST_TEST((taken == std::vector<bool>{true, false, true, false, true, false}));
-  // 30 in, target 10: every third, counting from the first (counter % 3 == 1).
-  ingress = 30.0;
-  halving.set_target_fps(10.0);
-  halving.reset();
-  ingress = 30.0;
-  taken.clear();
-  for (int i = 0; i < 6; ++i) taken.push_back(halving.should_process());
-  BOOST_TEST(halving.skip_interval() == 3);
-  BOOST_TEST((taken == std::vector<bool>{true, false, false, true, false, false}));
-  // Below 1 fps of ingress nothing is decided; invalid targets are refused.
-  BOOST_TEST(!halving.set_target_fps(0.0));
-  BOOST_TEST(!halving.set_target_fps(-3.0));
-  BOOST_TEST(halving.set_target_fps(std::nullopt));
-  BOOST_TEST(halving.skip_interval() == 1);
+  BOOST_TEST(skipper.skip_interval() == 1);  // nothing decided before the cooldown
+  BOOST_TEST(skipper.set_target_fps(15.0));  // re-adapts at once: 30 / 15
+  BOOST_TEST(skipper.skip_interval() == 2);
+  BOOST_TEST(*skipper.config().target_fps == 15.0);
+  // Invalid targets are refused and change nothing.
+  BOOST_TEST(!skipper.set_target_fps(0.0));
+  BOOST_TEST(!skipper.set_target_fps(-3.0));
+  BOOST_TEST(skipper.skip_interval() == 2);
+  BOOST_TEST(*skipper.config().target_fps == 15.0);
+  // None follows the ingress rate: no ratio skipping.
+  BOOST_TEST(skipper.set_target_fps(std::nullopt));
+  BOOST_TEST(skipper.skip_interval() == 1);
+  BOOST_TEST(!skipper.config().target_fps.has_value());
+  skipper.set_target_fps(10.0);
+  BOOST_TEST(skipper.skip_interval() == 3);
+  skipper.reset();
+  BOOST_TEST(skipper.skip_interval() == 1);
+  BOOST_TEST(skipper.should_process());  // the first frame after a reset is always processed
 }
 
 BOOST_AUTO_TEST_CASE(fps_meter_counts_over_its_window) {
@@ -74,7 +66,7 @@ BOOST_AUTO_TEST_CASE(fps_meter_counts_over_its_window) {
     meter.record(FpsMeter::Direction::ingress_video);
   }
   const double fps = meter.fps(FpsMeter::Direction::ingress_video);
-  BOOST_TEST(fps > 20.0);   // 10 intervals of >= 10 ms: at most 100 fps
+  BOOST_TEST(fps > 20.0);  // 10 intervals of >= 10 ms: at most 100 fps
   BOOST_TEST(fps <= 100.0);
   auto stats = meter.stats();
   BOOST_TEST(stats.size() == 4u);
