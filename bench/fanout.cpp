@@ -392,7 +392,7 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   for (auto& s : subscribers) {
     net::spawn(ex, read_segment(&s, &plan, &cfg, &tracker), "a bench subscriber",
                [&s, &tracker](std::exception_ptr error) {
-                 s.error = trickle::exception_message(error);
+                 s.error = trickle::util::exception_message(error);
                  --tracker.remaining;
                  tracker.signal.notify_all();
                });

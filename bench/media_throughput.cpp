@@ -187,7 +187,7 @@ void make_clip(const Config& cfg, const fs::path& clip) {
   run_process(args);
 }
 
-class DiscardingSink : public trickle::SegmentSink {
+class DiscardingSink : public trickle::media::SegmentSink {
  public:
   void on_segment_begin(int64_t) override {}
   void on_segment_data(std::span<const uint8_t> bytes) override { bytes_ += bytes.size(); }
@@ -201,9 +201,9 @@ class DiscardingSink : public trickle::SegmentSink {
 };
 
 struct DecodeSetup {
-  trickle::DType dtype = trickle::DType::float32;
+  trickle::tensor::DType dtype = trickle::tensor::DType::float32;
   int threads = 1;
-  trickle::DecoderThreading threading = trickle::DecoderThreading::slice;
+  trickle::media::DecoderThreading threading = trickle::media::DecoderThreading::slice;
   // What ffmpeg's scaler writes. rgba is what our converter has libswscale write (upstream's
   // path); libswscale's scaled rgb24 writer is much slower, which would flatter us.
   std::string ffmpeg_pix_fmt = "rgba";
@@ -211,8 +211,8 @@ struct DecodeSetup {
 
 // Decodes the whole clip; `keep` (optional) receives every tensor.
 std::int64_t decode_ours(const Config& cfg, const fs::path& clip, const DecodeSetup& setup,
-                         std::vector<trickle::Tensor>* keep = nullptr) {
-  trickle::StreamDecoderOptions options;
+                         std::vector<trickle::tensor::Tensor>* keep = nullptr) {
+  trickle::media::StreamDecoderOptions options;
   options.video = {cfg.size, cfg.size, setup.dtype, true};
   // Values > 0 are frames per second of media time: 1000 lets every 30 fps frame through.
   options.max_framerate = [] { return 1000; };
@@ -222,12 +222,12 @@ std::int64_t decode_ours(const Config& cfg, const fs::path& clip, const DecodeSe
   options.drain_at_end = true;
   if (keep) options.tensor_pool_idle_buffers = 0;  // kept tensors never return to the pool
   std::int64_t frames = 0;
-  trickle::StreamDecoderCallbacks callbacks;
-  callbacks.on_video = [&](trickle::DecodedVideoFrame frame) {
+  trickle::media::StreamDecoderCallbacks callbacks;
+  callbacks.on_video = [&](trickle::media::DecodedVideoFrame frame) {
     ++frames;
     if (keep) keep->push_back(std::move(frame.tensor));
   };
-  trickle::StreamDecoder decoder(options, std::move(callbacks));
+  trickle::media::StreamDecoder decoder(options, std::move(callbacks));
   if (auto done = decoder.run(clip.string()); !done) {
     throw std::runtime_error("our decoder failed: " + done.error().message);
   }
@@ -238,8 +238,8 @@ std::vector<std::string> decode_ffmpeg_args(const Config& cfg, const fs::path& c
   const auto threads = std::to_string(setup.threads);
   auto args = ffmpeg_base(cfg);
   args.insert(args.end(), {"-threads", threads, "-thread_type",
-                           setup.threading == trickle::DecoderThreading::slice ? "slice" : "frame", "-i", clip.string(),
-                           "-an", "-filter_threads", threads, "-vf",
+                           setup.threading == trickle::media::DecoderThreading::slice ? "slice" : "frame", "-i",
+                           clip.string(), "-an", "-filter_threads", threads, "-vf",
                            // Our converter's geometry and scaler: bilinear cover-scale, centre crop.
                            fmt::format("scale={0}:{0}:force_original_aspect_ratio=increase:"
                                        "flags=bilinear,crop={0}:{0}",
@@ -250,12 +250,12 @@ std::vector<std::string> decode_ffmpeg_args(const Config& cfg, const fs::path& c
 
 // Encodes `frames` at 30 fps; the settings are StreamEncoder's own (libx264 superfast +
 // zerolatency, CRF 23, no B-frames, an IDR forced every 2 s of media time, x264's auto threads).
-std::int64_t encode_ours(const std::vector<trickle::Tensor>& frames) {
+std::int64_t encode_ours(const std::vector<trickle::tensor::Tensor>& frames) {
   DiscardingSink sink;
-  trickle::StreamEncoderOptions options;
+  trickle::media::StreamEncoderOptions options;
   options.with_audio = false;
   options.audio_codec = "";
-  trickle::StreamEncoder encoder(options, sink);
+  trickle::media::StreamEncoder encoder(options, sink);
   for (std::size_t i = 0; i < frames.size(); ++i) {
     if (auto sent = encoder.encode_video(frames[i], static_cast<std::int64_t>(i), {1, 30}); !sent) {
       throw std::runtime_error("our encoder failed: " + sent.error().message);
@@ -404,22 +404,22 @@ int main(int argc, char** argv) {
   try {
     fmt::print(stderr, "making a {} s test clip in {}\n", cfg.seconds, dir.string());
     make_clip(cfg, clip);
-    const std::int64_t frames = decode_ours(cfg, clip, {trickle::DType::uint8, 0});
+    const std::int64_t frames = decode_ours(cfg, clip, {trickle::tensor::DType::uint8, 0});
     std::vector<Row> rows;
 
-    using trickle::DecoderThreading;
+    using trickle::media::DecoderThreading;
     std::vector<std::pair<std::string, DecodeSetup>> decodes;
     for (int threads : cfg.decode_threads) {
-      decodes.push_back({"decode float32", {trickle::DType::float32, threads, DecoderThreading::slice}});
+      decodes.push_back({"decode float32", {trickle::tensor::DType::float32, threads, DecoderThreading::slice}});
       // Slice threads are what the worker uses (no added latency) but the clip has one slice per
       // frame, so they cannot help; frame threads show what a second core can do.
       if (threads > 1) {
-        decodes.push_back({"decode float32", {trickle::DType::float32, threads, DecoderThreading::frame}});
+        decodes.push_back({"decode float32", {trickle::tensor::DType::float32, threads, DecoderThreading::frame}});
       }
     }
-    decodes.push_back({"decode uint8", {trickle::DType::uint8, 1, DecoderThreading::slice}});
+    decodes.push_back({"decode uint8", {trickle::tensor::DType::uint8, 1, DecoderThreading::slice}});
     decodes.push_back(
-        {"decode float32, ffmpeg to rgb24", {trickle::DType::float32, 1, DecoderThreading::slice, "rgb24"}});
+        {"decode float32, ffmpeg to rgb24", {trickle::tensor::DType::float32, 1, DecoderThreading::slice, "rgb24"}});
     for (const auto& [work, setup] : decodes) {
       Row row;
       row.work = work;
@@ -431,14 +431,14 @@ int main(int argc, char** argv) {
 
     // The encoders' input, made once and not timed: our own decoder's uint8 tensors, written out
     // byte for byte for ffmpeg, and the same pictures as float32 k/255.
-    std::vector<trickle::Tensor> rgb_frames;
-    decode_ours(cfg, clip, {trickle::DType::uint8, 0}, &rgb_frames);
-    std::vector<trickle::Tensor> float_frames;
+    std::vector<trickle::tensor::Tensor> rgb_frames;
+    decode_ours(cfg, clip, {trickle::tensor::DType::uint8, 0}, &rgb_frames);
+    std::vector<trickle::tensor::Tensor> float_frames;
     {
       std::ofstream out(raw, std::ios::binary);
       for (const auto& frame : rgb_frames) {
         out.write(static_cast<const char*>(frame.data()), static_cast<std::streamsize>(frame.nbytes()));
-        auto as_float = trickle::Tensor::empty(frame.shape(), trickle::DType::float32);
+        auto as_float = trickle::tensor::Tensor::empty(frame.shape(), trickle::tensor::DType::float32);
         const auto* levels = frame.data_as<std::uint8_t>();
         auto* values = as_float.data_as<float>();
         const std::int64_t count = frame.numel();

@@ -19,8 +19,8 @@ void delete_unconsumed(PyObject* capsule) {
 }
 }  // namespace
 
-py::capsule to_capsule(const Tensor& tensor) {
-  DLManagedTensor* managed = to_dlpack(tensor);
+py::capsule to_capsule(const tensor::Tensor& tensor) {
+  DLManagedTensor* managed = tensor::to_dlpack(tensor);
   PyObject* capsule = PyCapsule_New(managed, fresh_name, delete_unconsumed);
   if (!capsule) {
     managed->deleter(managed);
@@ -29,7 +29,7 @@ py::capsule to_capsule(const Tensor& tensor) {
   return py::reinterpret_steal<py::capsule>(capsule);
 }
 
-Tensor tensor_from_python(py::handle object) {
+tensor::Tensor tensor_from_python(py::handle object) {
   py::object capsule;
   if (PyCapsule_CheckExact(object.ptr())) {
     capsule = py::reinterpret_borrow<py::object>(object);
@@ -45,7 +45,7 @@ Tensor tensor_from_python(py::handle object) {
   auto* managed = static_cast<DLManagedTensor*>(PyCapsule_GetPointer(capsule.ptr(), fresh_name));
   PyCapsule_SetName(capsule.ptr(), used_name);
   try {
-    return from_dlpack(managed);  // owns `managed` now, even when it throws
+    return tensor::from_dlpack(managed);  // owns `managed` now, even when it throws
   } catch (const std::invalid_argument& e) {
     throw py::value_error(e.what());
   }

@@ -9,9 +9,9 @@
 namespace trickle::python {
 
 // A capsule sharing the tensor's memory; if nobody consumes it, its destructor frees the share.
-pybind11::capsule to_capsule(const Tensor& tensor);
+pybind11::capsule to_capsule(const tensor::Tensor& tensor);
 // The memory behind any object with __dlpack__ (or a "dltensor" capsule), without copying.
 // Throws TypeError for objects that cannot export, ValueError for dtypes/devices we do not take.
-Tensor tensor_from_python(pybind11::handle object);
+tensor::Tensor tensor_from_python(pybind11::handle object);
 
 }  // namespace trickle::python

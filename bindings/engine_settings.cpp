@@ -10,14 +10,14 @@ namespace trickle::python {
 namespace {
 
 // torch's spelling: "cpu", "cuda", "cuda:N".
-Device parse_device(const std::string& text) {
-  if (text == "cpu") return Device::cpu();
-  if (text == "cuda") return Device::cuda(0);
+tensor::Device parse_device(const std::string& text) {
+  if (text == "cpu") return tensor::Device::cpu();
+  if (text == "cuda") return tensor::Device::cuda(0);
   if (text.rfind("cuda:", 0) == 0) {
     try {
       std::size_t used = 0;
       const int index = std::stoi(text.substr(5), &used);
-      if (used == text.size() - 5 && index >= 0) return Device::cuda(index);
+      if (used == text.size() - 5 && index >= 0) return tensor::Device::cuda(index);
     } catch (const std::exception&) {
       // falls through to the error below
     }
@@ -25,7 +25,7 @@ Device parse_device(const std::string& text) {
   throw py::value_error("device must be 'cpu', 'cuda' or 'cuda:N', not '" + text + "'");
 }
 
-std::string device_name(Device device) {
+std::string device_name(tensor::Device device) {
   return device.is_cpu() ? std::string("cpu") : "cuda:" + std::to_string(device.index);
 }
 
@@ -33,7 +33,7 @@ using Settings = py::class_<EngineSettings>;
 
 // A setting that is one StreamPipelineOptions member under the same meaning.
 template <typename T>
-void member(Settings& cls, const char* name, T StreamPipelineOptions::*field, const char* doc) {
+void member(Settings& cls, const char* name, T runtime::StreamPipelineOptions::*field, const char* doc) {
   cls.def_property(
       name, [field](const EngineSettings& s) { return s.options.*field; },
       [field](EngineSettings& s, T value) { s.options.*field = std::move(value); }, doc);
@@ -70,31 +70,37 @@ void bind_engine_settings(py::module_& m) {
             return settings;
           }),
           "EngineSettings(**settings): keyword arguments only; an unknown name raises TypeError.");
-  member(cls, "subscribe_url", &StreamPipelineOptions::subscribe_url, "input channel (blank: none)");
-  member(cls, "publish_url", &StreamPipelineOptions::publish_url, "output channel (blank: none)");
-  member(cls, "control_url", &StreamPipelineOptions::control_url, "control channel (blank: none)");
-  member(cls, "events_url", &StreamPipelineOptions::events_url, "events channel (blank: none)");
-  member(cls, "data_url", &StreamPipelineOptions::data_url, "data channel (blank: none)");
-  member(cls, "subscribe_start_seq", &StreamPipelineOptions::subscribe_start_seq, "first input segment (-2: current)");
-  member(cls, "width", &StreamPipelineOptions::width, "the processor's input width");
-  member(cls, "height", &StreamPipelineOptions::height, "the processor's input height");
-  member(cls, "max_framerate", &StreamPipelineOptions::max_framerate, "input frame-rate limit (None: 24)");
-  member(cls, "detect_out_resolution", &StreamPipelineOptions::detect_out_resolution,
+  member(cls, "subscribe_url", &runtime::StreamPipelineOptions::subscribe_url, "input channel (blank: none)");
+  member(cls, "publish_url", &runtime::StreamPipelineOptions::publish_url, "output channel (blank: none)");
+  member(cls, "control_url", &runtime::StreamPipelineOptions::control_url, "control channel (blank: none)");
+  member(cls, "events_url", &runtime::StreamPipelineOptions::events_url, "events channel (blank: none)");
+  member(cls, "data_url", &runtime::StreamPipelineOptions::data_url, "data channel (blank: none)");
+  member(cls, "subscribe_start_seq", &runtime::StreamPipelineOptions::subscribe_start_seq,
+         "first input segment (-2: current)");
+  member(cls, "width", &runtime::StreamPipelineOptions::width, "the processor's input width");
+  member(cls, "height", &runtime::StreamPipelineOptions::height, "the processor's input height");
+  member(cls, "max_framerate", &runtime::StreamPipelineOptions::max_framerate, "input frame-rate limit (None: 24)");
+  member(cls, "detect_out_resolution", &runtime::StreamPipelineOptions::detect_out_resolution,
          "encode at the processed frames' size (False: width x height)");
-  member(cls, "subscriber_timeout", &StreamPipelineOptions::subscriber_timeout, "seconds (None: 30; control: none)");
-  member(cls, "publisher_timeout", &StreamPipelineOptions::publisher_timeout, "seconds (None: 30)");
-  member(cls, "heartbeat_interval", &StreamPipelineOptions::heartbeat_interval, "seconds (<= 0: no heartbeats)");
-  member(cls, "send_data_interval", &StreamPipelineOptions::send_data_interval, "seconds between data posts");
-  member(cls, "batch_dim", &StreamPipelineOptions::video_batch_dim, "frames as [1, H, W, 3] (False: [H, W, 3])");
-  member(cls, "gpu_decode", &StreamPipelineOptions::gpu_decode, "decode with NVDEC where possible");
-  member(cls, "gpu_encode", &StreamPipelineOptions::gpu_encode, "encode with NVENC where possible");
-  member(cls, "video_queue_size", &StreamPipelineOptions::video_queue_size, "decoded video frames held at most");
-  member(cls, "audio_queue_size", &StreamPipelineOptions::audio_queue_size, "decoded audio frames held at most");
-  member(cls, "close_output_at_end", &StreamPipelineOptions::close_output_at_end,
+  member(cls, "subscriber_timeout", &runtime::StreamPipelineOptions::subscriber_timeout,
+         "seconds (None: 30; control: none)");
+  member(cls, "publisher_timeout", &runtime::StreamPipelineOptions::publisher_timeout, "seconds (None: 30)");
+  member(cls, "heartbeat_interval", &runtime::StreamPipelineOptions::heartbeat_interval,
+         "seconds (<= 0: no heartbeats)");
+  member(cls, "send_data_interval", &runtime::StreamPipelineOptions::send_data_interval, "seconds between data posts");
+  member(cls, "batch_dim", &runtime::StreamPipelineOptions::video_batch_dim,
+         "frames as [1, H, W, 3] (False: [H, W, 3])");
+  member(cls, "gpu_decode", &runtime::StreamPipelineOptions::gpu_decode, "decode with NVDEC where possible");
+  member(cls, "gpu_encode", &runtime::StreamPipelineOptions::gpu_encode, "encode with NVENC where possible");
+  member(cls, "video_queue_size", &runtime::StreamPipelineOptions::video_queue_size,
+         "decoded video frames held at most");
+  member(cls, "audio_queue_size", &runtime::StreamPipelineOptions::audio_queue_size,
+         "decoded audio frames held at most");
+  member(cls, "close_output_at_end", &runtime::StreamPipelineOptions::close_output_at_end,
          "DELETE the output channel once everything was published");
   cls.def_property(
-      "uint8", [](const EngineSettings& s) { return s.options.video_dtype == DType::uint8; },
-      [](EngineSettings& s, bool on) { s.options.video_dtype = on ? DType::uint8 : DType::float32; },
+      "uint8", [](const EngineSettings& s) { return s.options.video_dtype == tensor::DType::uint8; },
+      [](EngineSettings& s, bool on) { s.options.video_dtype = on ? tensor::DType::uint8 : tensor::DType::float32; },
       "frames as uint8 (False: float32 in [0, 1])");
   cls.def_property(
       "device", [](const EngineSettings& s) { return device_name(s.options.video_device); },

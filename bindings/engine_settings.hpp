@@ -11,7 +11,7 @@
 namespace trickle::python {
 
 struct EngineSettings {
-  StreamPipelineOptions options;
+  runtime::StreamPipelineOptions options;
 };
 
 void bind_engine_settings(pybind11::module_& module);

@@ -13,7 +13,7 @@ struct IoRuntime {
   asio::io_context context;
   asio::executor_work_guard<asio::io_context::executor_type> work = asio::make_work_guard(context);
   std::thread thread{[this] {
-    name_this_thread("trk-io");
+    util::name_this_thread("trk-io");
     context.run();
   }};
 

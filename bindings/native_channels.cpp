@@ -68,7 +68,7 @@ protocol::ErrorCallback error_forwarder(py::object on_error) {
 template <typename Work>
 void on_io(Work work, const PyCallback& done) {
   net::spawn(io_executor(), std::move(work), "a call from Python",
-             [done](std::exception_ptr error) { done.fail(exception_message(error)); });
+             [done](std::exception_ptr error) { done.fail(util::exception_message(error)); });
 }
 
 // ---- subscriber ----

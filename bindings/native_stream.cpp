@@ -36,50 +36,50 @@ struct Mailbox {
   bool finished = false;
 };
 
-py::dtype numpy_dtype(DType dtype) {
+py::dtype numpy_dtype(tensor::DType dtype) {
   switch (dtype) {
-    case DType::uint8: return py::dtype::of<std::uint8_t>();
-    case DType::int16: return py::dtype::of<std::int16_t>();
-    case DType::int32: return py::dtype::of<std::int32_t>();
-    case DType::int64: return py::dtype::of<std::int64_t>();
-    case DType::float16: return py::dtype("float16");
-    case DType::float32: return py::dtype::of<float>();
-    case DType::float64: return py::dtype::of<double>();
+    case tensor::DType::uint8: return py::dtype::of<std::uint8_t>();
+    case tensor::DType::int16: return py::dtype::of<std::int16_t>();
+    case tensor::DType::int32: return py::dtype::of<std::int32_t>();
+    case tensor::DType::int64: return py::dtype::of<std::int64_t>();
+    case tensor::DType::float16: return py::dtype("float16");
+    case tensor::DType::float32: return py::dtype::of<float>();
+    case tensor::DType::float64: return py::dtype::of<double>();
   }
   throw std::invalid_argument("unknown dtype");
 }
 
 // Audio is small: it crosses as a numpy copy, as PyAV's to_ndarray() gives it to upstream.
-py::array to_numpy(const Tensor& samples) {
-  Tensor dense = samples.contiguous();
+py::array to_numpy(const tensor::Tensor& samples) {
+  tensor::Tensor dense = samples.contiguous();
   std::vector<py::ssize_t> shape(dense.shape().begin(), dense.shape().end());
   py::array array(numpy_dtype(dense.dtype()), shape);
   std::memcpy(array.mutable_data(), dense.data(), dense.nbytes());
   return array;
 }
 
-Tensor from_numpy(const py::array& input) {
+tensor::Tensor from_numpy(const py::array& input) {
   py::array array = py::array::ensure(input, py::array::c_style);
   if (!array) throw py::type_error("audio samples must be a numpy array");
-  DType dtype;
+  tensor::DType dtype;
   const auto kind = array.dtype().kind();
   const auto size = array.dtype().itemsize();
   if (kind == 'u' && size == 1)
-    dtype = DType::uint8;
+    dtype = tensor::DType::uint8;
   else if (kind == 'i' && size == 2)
-    dtype = DType::int16;
+    dtype = tensor::DType::int16;
   else if (kind == 'i' && size == 4)
-    dtype = DType::int32;
+    dtype = tensor::DType::int32;
   else if (kind == 'i' && size == 8)
-    dtype = DType::int64;
+    dtype = tensor::DType::int64;
   else if (kind == 'f' && size == 4)
-    dtype = DType::float32;
+    dtype = tensor::DType::float32;
   else if (kind == 'f' && size == 8)
-    dtype = DType::float64;
+    dtype = tensor::DType::float64;
   else
     throw py::value_error("unsupported audio sample dtype " + std::string(py::str(array.dtype())));
-  Tensor::Shape shape(array.shape(), array.shape() + array.ndim());
-  Tensor tensor = Tensor::empty(shape, dtype);
+  tensor::Tensor::Shape shape(array.shape(), array.shape() + array.ndim());
+  tensor::Tensor tensor = tensor::Tensor::empty(shape, dtype);
   std::memcpy(tensor.data(), array.data(), tensor.nbytes());
   return tensor;
 }
@@ -113,7 +113,7 @@ struct EngineAudioFrame {
 class NativeStream {
  public:
   explicit NativeStream(const EngineSettings& settings) : mailbox_(std::make_shared<Mailbox>()) {
-    StreamPipelineOptions o = settings.options;
+    runtime::StreamPipelineOptions o = settings.options;
     // Trimming the backlog is the Python client's frame skipper's job (upstream's, patchable);
     // the inbox keeps only its hard caps.
     o.frame_skip.max_queue_size = std::numeric_limits<std::size_t>::max();
@@ -122,12 +122,12 @@ class NativeStream {
     o.on_input_ready = [mailbox = std::weak_ptr<Mailbox>(mailbox_)] {
       if (auto m = mailbox.lock()) m->wakeup.wake();
     };
-    o.on_control = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](Json params) {
+    o.on_control = [mailbox = std::weak_ptr<Mailbox>(mailbox_)](util::Json params) {
       auto m = mailbox.lock();
       if (!m) return;
       {
         std::lock_guard lock(m->mutex);
-        m->controls.push_back(python_json_dumps(params));
+        m->controls.push_back(util::python_json_dumps(params));
       }
       m->wakeup.wake();
     };
@@ -140,7 +140,7 @@ class NativeStream {
       }
       m->wakeup.wake();
     };
-    pipeline_ = std::make_shared<StreamPipeline>(io_executor(), nullptr, std::move(o), std::move(on_error));
+    pipeline_ = std::make_shared<runtime::StreamPipeline>(io_executor(), nullptr, std::move(o), std::move(on_error));
   }
 
   ~NativeStream() {
@@ -153,7 +153,7 @@ class NativeStream {
       asio::co_spawn(
           io_executor(), [pipeline]() -> net::awaitable<void> { co_await pipeline->wait_finished(); },
           [pipeline, mailbox](std::exception_ptr error) {
-            if (error) spdlog::error("waiting for the stream's end failed: {}", exception_message(error));
+            if (error) spdlog::error("waiting for the stream's end failed: {}", util::exception_message(error));
             {
               std::lock_guard lock(mailbox->mutex);
               mailbox->finished = true;
@@ -176,14 +176,14 @@ class NativeStream {
     for (std::size_t i = 0; i < limit; ++i) {
       auto item = pipeline_->try_pop_input(&ended);
       if (!item) break;
-      if (auto* video = std::get_if<VideoFrame>(&*item)) {
+      if (auto* video = std::get_if<runtime::VideoFrame>(&*item)) {
         items.append(py::cast(
             EngineVideoFrame{to_capsule(video->tensor), video->pts, video->time_base.num, video->time_base.den}));
-      } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
+      } else if (auto* audio = std::get_if<runtime::AudioFrame>(&*item)) {
         items.append(
             py::cast(EngineAudioFrame{to_numpy(audio->samples), audio->nb_samples, audio->format, audio->layout,
                                       audio->sample_rate, audio->pts, audio->time_base.num, audio->time_base.den}));
-      } else if (auto* update = std::get_if<ParamsUpdate>(&*item)) {
+      } else if (auto* update = std::get_if<runtime::ParamsUpdate>(&*item)) {
         if (update->done) update->done(nullptr);  // not used in external mode
       }
     }
@@ -194,7 +194,7 @@ class NativeStream {
   py::list pop_errors() { return pop_all(mailbox_->errors); }
 
   bool push_video(py::handle tensor, std::int64_t pts, int tb_num, int tb_den) {
-    VideoFrame frame;
+    runtime::VideoFrame frame;
     frame.tensor = tensor_from_python(tensor);
     frame.pts = pts;
     frame.time_base = AVRational{tb_num, tb_den};
@@ -203,7 +203,7 @@ class NativeStream {
 
   bool push_audio(const py::array& samples, const std::string& format, const std::string& layout, int rate,
                   std::int64_t pts, int tb_num, int tb_den) {
-    AudioFrame frame;
+    runtime::AudioFrame frame;
     frame.samples = from_numpy(samples);
     frame.format = format;
     frame.layout = layout;
@@ -240,12 +240,12 @@ class NativeStream {
 
   void publish_data(std::string item) { pipeline_->publish_data(std::move(item)); }
   void emit_event(const std::string& event_json, std::string queue_event_type) {
-    auto event = python_json_loads(event_json);
+    auto event = util::python_json_loads(event_json);
     if (!event) throw py::value_error(event.error());
     pipeline_->emit_event(std::move(*event), std::move(queue_event_type));
   }
-  std::string fps_stats() const { return python_json_dumps(pipeline_->fps_stats()); }
-  std::string stats() const { return python_json_dumps(pipeline_->stats()); }
+  std::string fps_stats() const { return util::python_json_dumps(pipeline_->fps_stats()); }
+  std::string stats() const { return util::python_json_dumps(pipeline_->stats()); }
 
  private:
   template <typename T>
@@ -261,7 +261,7 @@ class NativeStream {
   }
 
   std::shared_ptr<Mailbox> mailbox_;
-  std::shared_ptr<StreamPipeline> pipeline_;
+  std::shared_ptr<runtime::StreamPipeline> pipeline_;
 };
 
 }  // namespace

@@ -25,7 +25,7 @@ class Dispatcher {
       queue_.push_back(std::move(work));
       if (!thread_.joinable())
         thread_ = std::thread([this] {
-          name_this_thread("trk-py-dispatch");
+          util::name_this_thread("trk-py-dispatch");
           run();
         });
     }

@@ -29,33 +29,34 @@ std::string media_type(const std::string& header) {
   std::string type = header.substr(0, header.find(';'));
   const auto first = type.find_first_not_of(" \t");
   const auto last = type.find_last_not_of(" \t");
-  return first == std::string::npos ? std::string() : ascii_lowercase(type.substr(first, last - first + 1));
+  return first == std::string::npos ? std::string() : util::ascii_lowercase(type.substr(first, last - first + 1));
 }
 
 // Upstream's _parse_and_validate_request, up to the model: JSON media type, then json.loads.
-tl::expected<Json, std::string> parse_json_body(const ApiRequest& request) {
+tl::expected<util::Json, std::string> parse_json_body(const ApiRequest& request) {
   const std::string type = media_type(request.content_type);
   if (type.rfind("application/json", 0) != 0) return tl::unexpected("Unknown content type: " + type);
   if (request.body_too_large) return tl::unexpected(std::string("Request Entity Too Large"));
-  return python_json_loads(request.body);
+  return util::python_json_loads(request.body);
 }
 
 // Python truthiness of a JSON value (bool(x)).
-bool truthy(const Json& v) {
+bool truthy(const util::Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return false;
-    case Json::value_t::boolean: return v.get<bool>();
-    case Json::value_t::number_integer: return v.get<std::int64_t>() != 0;
-    case Json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
-    case Json::value_t::number_float: return v.get<double>() != 0.0;
-    case Json::value_t::string: return !v.get_ref<const std::string&>().empty();
+    case util::Json::value_t::null: return false;
+    case util::Json::value_t::boolean: return v.get<bool>();
+    case util::Json::value_t::number_integer: return v.get<std::int64_t>() != 0;
+    case util::Json::value_t::number_unsigned: return v.get<std::uint64_t>() != 0;
+    case util::Json::value_t::number_float: return v.get<double>() != 0.0;
+    case util::Json::value_t::string: return !v.get_ref<const std::string&>().empty();
     default: return !v.empty();
   }
 }
 
 }  // namespace
 
-StreamApi::StreamApi(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamApiOptions options)
+StreamApi::StreamApi(net::Executor executor, std::shared_ptr<runtime::FrameProcessor> processor,
+                     StreamApiOptions options)
     : executor_(executor), processor_(std::move(processor)), options_(std::move(options)), loading_done_(executor) {
   options_.pipeline = options_.pipeline.empty() ? env_or("PIPELINE", "byoc") : options_.pipeline;
   if (options_.capability_name.empty()) {
@@ -75,10 +76,10 @@ void StreamApi::start_loading() {
   if (loading_ || state_.startup_complete()) return;
   loading_ = true;
   loader_ = std::thread([this, alive = alive_] {
-    name_this_thread("trk-load-model");
+    util::name_this_thread("trk-load-model");
     std::exception_ptr error;
     try {
-      processor_->load_model(Json::object());
+      processor_->load_model(util::Json::object());
     } catch (...) {
       error = std::current_exception();
     }
@@ -86,7 +87,7 @@ void StreamApi::start_loading() {
       if (!*alive) return;
       loading_ = false;
       if (error)
-        state_.set_error("Model loading failed: " + exception_message(error));
+        state_.set_error("Model loading failed: " + util::exception_message(error));
       else
         state_.set_startup_complete();
       loading_done_.notify_all();
@@ -131,12 +132,12 @@ net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
   if (path == prefix_ + "/stream/params") co_return co_await update_params(request);
   if (path == prefix_ + "/stream/status") co_return status();
   if (path == prefix_ + "/stream/stats") {
-    Json stats = current_ ? current_->stats() : Json(nullptr);
-    co_return json_response(Json{{"stream", stats}});
+    util::Json stats = current_ ? current_->stats() : util::Json(nullptr);
+    co_return json_response(util::Json{{"stream", stats}});
   }
   if (path == "/health") co_return health();
   if (path == "/version") co_return version();
-  if (path == "/app-version") co_return json_response(Json{{"version", options_.version}});
+  if (path == "/app-version") co_return json_response(util::Json{{"version", options_.version}});
   co_return hardware(path == "/hardware/stats");
 }
 
@@ -145,15 +146,15 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   if (!state_.startup_complete() || !state_.pipeline_ready()) {
     while (loading_) co_await loading_done_.wait();
     if (!state_.startup_complete() || !state_.pipeline_ready()) {
-      Json refused = {{"status", "error"},
-                      {"message", "Pipeline is still initializing. Please wait for IDLE status."},
-                      {"current_state", current_state()}};
+      util::Json refused = {{"status", "error"},
+                            {"message", "Pipeline is still initializing. Please wait for IDLE status."},
+                            {"current_state", current_state()}};
       co_return json_response(refused, 503);
     }
   }
   auto fail = [&](const std::string& message) {
     // Upstream also tears down a running stream here (docs/compatibility.md Q11); a bad request leaves it alone.
-    Json failed = {
+    util::Json failed = {
         {"status", "error"}, {"message", "Error starting stream: " + message}, {"current_state", current_state()}};
     return json_response(failed, 400);
   };
@@ -162,17 +163,18 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   auto start = validate_stream_start_request(*body);
   if (!start) co_return fail(start.error());
   if (current_ && current_->running()) {
-    Json busy = {{"status", "error"}, {"message", "Pipeline is still in use"}, {"current_state", current_state()}};
+    util::Json busy = {
+        {"status", "error"}, {"message", "Pipeline is still in use"}, {"current_state", current_state()}};
     co_return json_response(busy, 503);
   }
 
-  StreamPipelineOptions o = options_.stream_defaults;
+  runtime::StreamPipelineOptions o = options_.stream_defaults;
   o.subscribe_url = start->subscribe_url.value_or("");
   o.publish_url = start->publish_url.value_or("");
   o.control_url = start->control_url.value_or("");
   o.events_url = start->events_url.value_or("");
   o.data_url = start->data_url.value_or("");
-  const Json params = start->params.value_or(Json::object());
+  const util::Json params = start->params.value_or(util::Json::object());
   o.width = params.contains("width") ? params["width"].get<int>() : 512;
   o.height = params.contains("height") ? params["height"].get<int>() : 512;
   o.max_framerate =
@@ -184,13 +186,13 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   o.start_params = params;
 
   const std::string request_id = start->gateway_request_id;
-  auto pipeline = std::make_shared<StreamPipeline>(executor_, processor_, std::move(o),
-                                                   [request_id](std::string_view kind, std::string_view message) {
-                                                     if (kind == "subscription_ended")
-                                                       spdlog::info("stream {}: input ended", request_id);
-                                                     else
-                                                       spdlog::warn("stream {}: {} {}", request_id, kind, message);
-                                                   });
+  auto pipeline = std::make_shared<runtime::StreamPipeline>(
+      executor_, processor_, std::move(o), [request_id](std::string_view kind, std::string_view message) {
+        if (kind == "subscription_ended")
+          spdlog::info("stream {}: input ended", request_id);
+        else
+          spdlog::warn("stream {}: {} {}", request_id, kind, message);
+      });
   current_ = pipeline;
   current_params_ = std::move(*start);
   state_.set_active_client(true);
@@ -211,38 +213,39 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
       },
       "watching a stream's end");
 
-  Json started = {{"status", "success"},
-                  {"message", "Stream started successfully"},
-                  {"request_id", request_id},
-                  {"current_state", current_state()}};
+  util::Json started = {{"status", "success"},
+                        {"message", "Stream started successfully"},
+                        {"request_id", request_id},
+                        {"current_state", current_state()}};
   co_return json_response(started);
 }
 
 net::awaitable<ApiResponse> StreamApi::stop_stream() {
   if (!current_) {
-    co_return json_response(Json{{"status", "error"}, {"message", "No active stream to stop"}}, 400);
+    co_return json_response(util::Json{{"status", "error"}, {"message", "No active stream to stop"}}, 400);
   }
-  Json stopped_event = {{"type", "stream_stopped"}, {"timestamp", unix_time_ms()}};
+  util::Json stopped_event = {{"type", "stream_stopped"}, {"timestamp", runtime::unix_time_ms()}};
   current_->emit_event(std::move(stopped_event));
   co_await stop();
-  co_return json_response(Json{{"status", "success"}, {"message", "Stream stopped successfully"}});
+  co_return json_response(util::Json{{"status", "success"}, {"message", "Stream stopped successfully"}});
 }
 
 net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) {
   auto failed = [](const std::string& message) {
-    return json_response(Json{{"status", "error"}, {"message", "Parameter update failed: " + message}}, 500);
+    return json_response(util::Json{{"status", "error"}, {"message", "Parameter update failed: " + message}}, 500);
   };
   auto body = parse_json_body(request);
   if (!body) co_return failed(body.error());
   auto data = validate_params_update_request(*body);
   if (!data) co_return failed(data.error());
   if (!current_) {
-    co_return json_response(Json{{"status", "error"}, {"message", "No active stream to update"}}, 400);
+    co_return json_response(util::Json{{"status", "error"}, {"message", "No active stream to update"}}, 400);
   }
   auto pipeline = current_;
   if (data->contains("show_loading")) {
-    const Json& flag = (*data)["show_loading"];
-    pipeline->set_manual_loading(flag.is_string() ? ascii_lowercase(flag.get<std::string>()) == "true" : truthy(flag));
+    const util::Json& flag = (*data)["show_loading"];
+    pipeline->set_manual_loading(flag.is_string() ? util::ascii_lowercase(flag.get<std::string>()) == "true"
+                                                  : truthy(flag));
   }
   if (!pipeline->finished()) {
     // Answer once the processor has the new values, as upstream (which awaits update_params)
@@ -255,7 +258,7 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
                                 *applied = true;
                                 signal->notify_all();
                                 if (error && *alive)
-                                  state_.set_error("Parameter update failed: " + exception_message(error));
+                                  state_.set_error("Parameter update failed: " + util::exception_message(error));
                               });
                             });
     const auto deadline = net::Clock::now() + 10s;
@@ -263,23 +266,23 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
       co_await signal->wait_for(deadline - net::Clock::now());
     }
   }
-  Json event = {{"type", "params_updated"}, {"timestamp", unix_time_ms()}, {"params", *data}};
+  util::Json event = {{"type", "params_updated"}, {"timestamp", runtime::unix_time_ms()}, {"params", *data}};
   pipeline->emit_event(std::move(event));
-  co_return json_response(Json{{"status", "success"}, {"message", "Parameters updated successfully"}});
+  co_return json_response(util::Json{{"status", "success"}, {"message", "Parameters updated successfully"}});
 }
 
 ApiResponse StreamApi::status() const {
-  Json body = state_.get_pipeline_state();
+  util::Json body = state_.get_pipeline_state();
   body["client_active"] = current_ != nullptr;
   if (current_) {
     body["client_running"] = current_->running();
     body["fps"] = current_->fps_stats();
   }
   if (current_params_) {
-    auto text_or_null = [](const std::optional<std::string>& s) { return s ? Json(*s) : Json(nullptr); };
-    body["current_params"] = Json{{"subscribe_url", text_or_null(current_params_->subscribe_url)},
-                                  {"publish_url", text_or_null(current_params_->publish_url)},
-                                  {"gateway_request_id", current_params_->gateway_request_id}};
+    auto text_or_null = [](const std::optional<std::string>& s) { return s ? util::Json(*s) : util::Json(nullptr); };
+    body["current_params"] = util::Json{{"subscribe_url", text_or_null(current_params_->subscribe_url)},
+                                        {"publish_url", text_or_null(current_params_->publish_url)},
+                                        {"gateway_request_id", current_params_->gateway_request_id}};
   }
   return json_response(body);
 }
@@ -287,18 +290,18 @@ ApiResponse StreamApi::status() const {
 ApiResponse StreamApi::health() const {
   const std::string status = state_.health_status();
   if (status != "ERROR") spdlog::debug("health: {}", status);
-  return json_response(Json{{"status", status}});
+  return json_response(util::Json{{"status", status}});
 }
 
 ApiResponse StreamApi::version() const {
-  return json_response(
-      Json{{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}, {"version", TRICKLE_VERSION}});
+  return json_response(util::Json{
+      {"pipeline", options_.pipeline}, {"model_id", options_.capability_name}, {"version", TRICKLE_VERSION}});
 }
 
 ApiResponse StreamApi::hardware(bool stats) const {
   // GPU details come from NVML in the Python package; the C++ worker reports none.
-  Json body = {{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}};
-  body[stats ? "gpu_stats" : "gpu_info"] = Json::object();
+  util::Json body = {{"pipeline", options_.pipeline}, {"model_id", options_.capability_name}};
+  body[stats ? "gpu_stats" : "gpu_info"] = util::Json::object();
   return json_response(body);
 }
 

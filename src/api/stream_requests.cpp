@@ -39,18 +39,18 @@ void repr_string(const std::string& s, std::string& out) {
 std::string repr_float(double d) {
   if (std::isnan(d)) return "nan";
   if (std::isinf(d)) return d > 0 ? "inf" : "-inf";
-  return Json(d).dump();  // shortest round trip, "1.0", "1e+20": Python's float repr
+  return util::Json(d).dump();  // shortest round trip, "1.0", "1e+20": Python's float repr
 }
 
-void repr_value(const Json& v, std::string& out) {
+void repr_value(const util::Json& v, std::string& out) {
   switch (v.type()) {
-    case Json::value_t::null: out += "None"; return;
-    case Json::value_t::boolean: out += v.get<bool>() ? "True" : "False"; return;
-    case Json::value_t::number_float: out += repr_float(v.get<double>()); return;
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: out += v.dump(); return;
-    case Json::value_t::string: repr_string(v.get<std::string>(), out); return;
-    case Json::value_t::array: {
+    case util::Json::value_t::null: out += "None"; return;
+    case util::Json::value_t::boolean: out += v.get<bool>() ? "True" : "False"; return;
+    case util::Json::value_t::number_float: out += repr_float(v.get<double>()); return;
+    case util::Json::value_t::number_integer:
+    case util::Json::value_t::number_unsigned: out += v.dump(); return;
+    case util::Json::value_t::string: repr_string(v.get<std::string>(), out); return;
+    case util::Json::value_t::array: {
       out += '[';
       bool first = true;
       for (const auto& item : v) {
@@ -61,7 +61,7 @@ void repr_value(const Json& v, std::string& out) {
       out += ']';
       return;
     }
-    case Json::value_t::object: {
+    case util::Json::value_t::object: {
       out += '{';
       bool first = true;
       for (const auto& [key, item] : v.items()) {
@@ -78,22 +78,22 @@ void repr_value(const Json& v, std::string& out) {
   }
 }
 
-const char* python_type_name(const Json& v) {
+const char* python_type_name(const util::Json& v) {
   switch (v.type()) {
-    case Json::value_t::null: return "NoneType";
-    case Json::value_t::boolean: return "bool";
-    case Json::value_t::number_float: return "float";
-    case Json::value_t::number_integer:
-    case Json::value_t::number_unsigned: return "int";
-    case Json::value_t::string: return "str";
-    case Json::value_t::array: return "list";
-    case Json::value_t::object: return "dict";
+    case util::Json::value_t::null: return "NoneType";
+    case util::Json::value_t::boolean: return "bool";
+    case util::Json::value_t::number_float: return "float";
+    case util::Json::value_t::number_integer:
+    case util::Json::value_t::number_unsigned: return "int";
+    case util::Json::value_t::string: return "str";
+    case util::Json::value_t::array: return "list";
+    case util::Json::value_t::object: return "dict";
     default: return "object";
   }
 }
 
 // pydantic-core shortens an input repr of more than 50 characters to its first 25 and last 24.
-std::string truncated_repr(const Json& value) {
+std::string truncated_repr(const util::Json& value) {
   const std::string repr = python_repr(value);
   std::vector<std::size_t> starts;  // code point boundaries
   for (std::size_t i = 0; i < repr.size(); ++i) {
@@ -107,7 +107,7 @@ struct LineError {
   std::string location;  // empty for the model itself
   std::string message;
   std::string type;
-  const Json* input;
+  const util::Json* input;
 };
 
 std::string format_validation_error(const char* model, const std::vector<LineError>& errors) {
@@ -125,7 +125,7 @@ std::string format_validation_error(const char* model, const std::vector<LineErr
 
 // ---- Python int() of a JSON value --------------------------------------------------------
 
-std::optional<long long> python_int(const Json& v) {
+std::optional<long long> python_int(const util::Json& v) {
   if (v.is_boolean()) return v.get<bool>() ? 1 : 0;
   if (v.is_number_integer() || v.is_number_unsigned()) {
     if (v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX)) return INT64_MAX;
@@ -166,15 +166,15 @@ std::optional<long long> python_int(const Json& v) {
 
 }  // namespace
 
-std::string python_repr(const Json& value) {
+std::string python_repr(const util::Json& value) {
   std::string out;
   repr_value(value, out);
   return out;
 }
 
-tl::expected<Json, std::string> validate_stream_params(const Json& params) {
+tl::expected<util::Json, std::string> validate_stream_params(const util::Json& params) {
   if (!params.is_object()) return tl::unexpected(std::string("Params must be a dictionary"));
-  Json result = params;
+  util::Json result = params;
   const bool has_width = result.contains("width"), has_height = result.contains("height");
   if (has_width != has_height)
     return tl::unexpected(std::string("Both 'width' and 'height' must be provided together"));
@@ -194,10 +194,10 @@ tl::expected<Json, std::string> validate_stream_params(const Json& params) {
     result["max_framerate"] = *value;
   }
   if (result.contains("detect_out_resolution")) {
-    Json& value = result["detect_out_resolution"];
+    util::Json& value = result["detect_out_resolution"];
     if (value.is_boolean()) {
     } else if (value.is_string()) {
-      const std::string text = ascii_lowercase(value.get<std::string>());
+      const std::string text = util::ascii_lowercase(value.get<std::string>());
       if (text == "true" || text == "1" || text == "yes")
         value = true;
       else if (text == "false" || text == "0" || text == "no")
@@ -213,7 +213,7 @@ tl::expected<Json, std::string> validate_stream_params(const Json& params) {
   return result;
 }
 
-tl::expected<StreamStartRequest, std::string> validate_stream_start_request(const Json& body) {
+tl::expected<StreamStartRequest, std::string> validate_stream_start_request(const util::Json& body) {
   if (!body.is_object()) {
     return tl::unexpected(format_validation_error(
         "StreamStartRequest",
@@ -244,7 +244,7 @@ tl::expected<StreamStartRequest, std::string> validate_stream_start_request(cons
   }
   // Keep the converted value's storage alive for the error's input reference.
   if (body.contains("params") && !body["params"].is_null()) {
-    const Json& params = body["params"];
+    const util::Json& params = body["params"];
     if (!params.is_object()) {
       errors.push_back({"params", "Input should be a valid dictionary", "dict_type", &params});
     } else if (auto converted = validate_stream_params(params); !converted) {
@@ -257,7 +257,7 @@ tl::expected<StreamStartRequest, std::string> validate_stream_start_request(cons
   return request;
 }
 
-tl::expected<Json, std::string> validate_params_update_request(const Json& body) {
+tl::expected<util::Json, std::string> validate_params_update_request(const util::Json& body) {
   if (!body.is_object()) {
     return tl::unexpected(format_validation_error(
         "StreamParamsUpdateRequest",

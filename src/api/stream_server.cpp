@@ -10,7 +10,7 @@ namespace trickle::api {
 
 using namespace std::chrono_literals;
 
-StreamServer::StreamServer(std::shared_ptr<FrameProcessor> processor, StreamServerOptions options)
+StreamServer::StreamServer(std::shared_ptr<runtime::FrameProcessor> processor, StreamServerOptions options)
     : options_(std::move(options)) {
   api_ = std::make_unique<StreamApi>(io_.get_executor(), std::move(processor), options_.api);
   http_ = std::make_unique<net::HttpServer>(

@@ -46,25 +46,25 @@ std::string StreamState::health_status() const {
   return "LOADING";
 }
 
-Json StreamState::get_state() const {
+util::Json StreamState::get_state() const {
   std::string status = error_                                    ? "ERROR"
                        : (active_streams_ > 0 || active_client_) ? "OK"
                        : startup_complete_                       ? "IDLE"
                                                                  : "LOADING";
-  return Json{
+  return util::Json{
       {"status", status}, {"pipeline_ready", pipeline_ready()}, {"shutdown_initiated", shutdown_}, {"error", error_}};
 }
 
-Json StreamState::get_pipeline_state() const {
+util::Json StreamState::get_pipeline_state() const {
   const std::string status = health_status();
-  return Json{{"status", status},
-              {"state", status},
-              {"error_message", nullptr},
-              {"pipeline_ready", pipeline_ready()},
-              {"active_streams", active_streams_},
-              {"startup_complete", startup_complete_},
-              {"pipeline_state", to_string(state_)},
-              {"additional_info", Json::object()}};
+  return util::Json{{"status", status},
+                    {"state", status},
+                    {"error_message", nullptr},
+                    {"pipeline_ready", pipeline_ready()},
+                    {"active_streams", active_streams_},
+                    {"startup_complete", startup_complete_},
+                    {"pipeline_state", to_string(state_)},
+                    {"additional_info", util::Json::object()}};
 }
 
 }  // namespace trickle::api

@@ -41,7 +41,7 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
                  "Concurrent streams served by this process, one REST server each on consecutive ports")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
-  add_tls_client_flags(app, options.api.stream_defaults.tls);
+  util::add_tls_client_flags(app, options.api.stream_defaults.tls);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -51,11 +51,11 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
     spdlog::error("--streams {}: this worker hands run_worker one processor instance; pass a factory instead", streams);
     return 2;
   }
-  if (uint8_frames) options.api.stream_defaults.video_dtype = DType::uint8;
+  if (uint8_frames) options.api.stream_defaults.video_dtype = tensor::DType::uint8;
   options.api.stream_defaults.video_batch_dim = !no_batch_dim;
   options.api.stream_defaults.gpu_decode = gpu;
   options.api.stream_defaults.gpu_encode = gpu;
-  if (cuda_frames) options.api.stream_defaults.video_device = Device::cuda();
+  if (cuda_frames) options.api.stream_defaults.video_device = tensor::Device::cuda();
 
   std::vector<std::unique_ptr<StreamServer>> servers;
   std::vector<std::uint16_t> ports;
@@ -91,12 +91,12 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
     std::vector<std::thread> threads;
     for (auto& server : servers) {
       threads.emplace_back([&server] {
-        name_this_thread("trk-server");
+        util::name_this_thread("trk-server");
         server->run(false);
       });
     }
     std::thread signal_thread([&] {
-      name_this_thread("trk-signals");
+      util::name_this_thread("trk-signals");
       signal_io.run();
     });
     for (auto& thread : threads) thread.join();
@@ -113,7 +113,7 @@ int run_worker(int argc, char** argv, ProcessorFactory make_processor, const cha
   return serve(argc, argv, make_processor, false, description);
 }
 
-int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor, const char* description) {
+int run_worker(int argc, char** argv, std::shared_ptr<runtime::FrameProcessor> processor, const char* description) {
   return serve(argc, argv, [processor] { return processor; }, true, description);
 }
 

@@ -32,7 +32,7 @@ struct PublishArgs {
 
 // The muxer calls back synchronously; the POSTs are asynchronous. So the sink only queues what
 // happened, and the publishing coroutine drains the queue after each packet.
-class QueueingSink final : public SegmentSink {
+class QueueingSink final : public media::SegmentSink {
  public:
   struct Begin {
     std::int64_t index;
@@ -91,13 +91,13 @@ struct Publishing {
 
 net::awaitable<int> publish(const PublishArgs& args) {
   auto executor = co_await asio::this_coro::executor;
-  auto reader = PacketReader::open(args.file);
+  auto reader = media::PacketReader::open(args.file);
   if (!reader) {
     spdlog::error("cannot read {}: {}", args.file, reader.error().message);
     co_return 2;
   }
   QueueingSink sink;
-  auto muxer = SegmentMuxer::create(reader->format_context(), sink);
+  auto muxer = media::SegmentMuxer::create(reader->format_context(), sink);
   if (!muxer) {
     spdlog::error("cannot segment {}: {}", args.file, muxer.error().message);
     co_return 2;
@@ -113,7 +113,7 @@ net::awaitable<int> publish(const PublishArgs& args) {
   protocol::PublisherOptions options;
   options.mime_type = args.mime_type;
   options.tls = args.tls;
-  log_tls_choice(args.url, args.tls);
+  util::log_tls_choice(args.url, args.tls);
   protocol::TricklePublisher publisher(executor, args.url, options);
   Publishing out{publisher, args.tee.empty() ? nullptr : &tee, nullptr};
 
@@ -132,7 +132,7 @@ net::awaitable<int> publish(const PublishArgs& args) {
     const AVPacket& pkt = ***packet;
     if (args.realtime) {
       const AVStream* stream = reader->stream(pkt.stream_index);
-      if (auto t = stream ? packet_decode_time_seconds(pkt, stream->time_base) : std::nullopt) {
+      if (auto t = stream ? media::packet_decode_time_seconds(pkt, stream->time_base) : std::nullopt) {
         if (!first_time) first_time = *t;
         auto due = start + std::chrono::duration_cast<net::Clock::duration>(
                                std::chrono::duration<double>((*t - *first_time) / args.speed));
@@ -200,7 +200,7 @@ void add_publish_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--tee", args->tee, "Also write the published bytes, back to back, to this file");
   cmd->add_flag("--keep-open", args->keep_open, "Do not DELETE the channel when the file ends");
   cmd->add_option("--mime-type", args->mime_type, "Content-Type of the segments")->capture_default_str();
-  add_tls_client_flags(*cmd, args->tls);
+  util::add_tls_client_flags(*cmd, args->tls);
   cmd->callback([args, &exit_code] { exit_code = run_publish(*args); });
 }
 

@@ -27,7 +27,7 @@ net::awaitable<int> subscribe(const SubscribeArgs& args, std::ostream& out) {
   options.start_seq = args.start_seq;
   options.max_retries = args.max_retries;
   options.tls = args.tls;
-  log_tls_choice(args.url, args.tls);
+  util::log_tls_choice(args.url, args.tls);
   options.connect_timeout = options.read_timeout =
       std::chrono::milliseconds(static_cast<long long>(args.timeout_s * 1000));
   std::string failure;
@@ -112,7 +112,7 @@ void add_subscribe_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--timeout", args->timeout_s, "Seconds to wait for a segment to start or continue")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
-  add_tls_client_flags(*cmd, args->tls);
+  util::add_tls_client_flags(*cmd, args->tls);
   cmd->callback([args, &exit_code] { exit_code = run_subscribe(*args); });
 }
 

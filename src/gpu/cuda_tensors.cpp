@@ -17,7 +17,7 @@ std::string cuda_message(const char* what, cudaError_t error) {
 }
 
 // Elements from the first to the last one a strided view touches, plus one.
-std::int64_t strided_span(const Tensor& tensor) {
+std::int64_t strided_span(const tensor::Tensor& tensor) {
   std::int64_t last = 0;
   for (std::int64_t d = 0; d < tensor.dim(); ++d) {
     if (tensor.size(d) == 0) return 0;
@@ -46,8 +46,9 @@ CudaBufferPool::CudaBufferPool(std::size_t max_idle_buffers) : state_(std::make_
 
 CudaBufferPool::~CudaBufferPool() = default;
 
-tl::expected<Tensor, std::string> CudaBufferPool::acquire(Tensor::Shape shape, DType dtype, int device_index) {
-  std::size_t bytes = dtype_size(dtype);
+tl::expected<tensor::Tensor, std::string> CudaBufferPool::acquire(tensor::Tensor::Shape shape, tensor::DType dtype,
+                                                                  int device_index) {
+  std::size_t bytes = tensor::dtype_size(dtype);
   for (std::int64_t extent : shape) bytes *= static_cast<std::size_t>(extent);
   const std::uint64_t key = (static_cast<std::uint64_t>(device_index) << 56) | bytes;
   void* buffer = nullptr;
@@ -84,16 +85,17 @@ tl::expected<Tensor, std::string> CudaBufferPool::acquire(Tensor::Shape shape, D
     }
     cudaFree(memory);
   });
-  return Tensor::from_storage(std::move(storage), buffer, std::move(shape), {}, dtype, Device::cuda(device_index));
+  return tensor::Tensor::from_storage(std::move(storage), buffer, std::move(shape), {}, dtype,
+                                      tensor::Device::cuda(device_index));
 }
 
-tl::expected<Tensor, std::string> copy_to_host(const Tensor& tensor) {
+tl::expected<tensor::Tensor, std::string> copy_to_host(const tensor::Tensor& tensor) {
   if (!tensor.defined() || tensor.device().is_cpu()) {
     return tensor;
   }
   const std::int64_t span = strided_span(tensor);
-  const std::size_t bytes = static_cast<std::size_t>(span) * dtype_size(tensor.dtype());
-  Tensor host = Tensor::empty({span}, tensor.dtype());
+  const std::size_t bytes = static_cast<std::size_t>(span) * tensor::dtype_size(tensor.dtype());
+  tensor::Tensor host = tensor::Tensor::empty({span}, tensor.dtype());
   if (bytes > 0) {
     // Synchronous on the legacy default stream: ordered after the producer's work there; a
     // producer on its own stream must have synchronised (as DLPack's contract asks).
@@ -103,8 +105,8 @@ tl::expected<Tensor, std::string> copy_to_host(const Tensor& tensor) {
     }
   }
   std::shared_ptr<void> keep(host.data(), [host](void*) noexcept {});
-  return Tensor::from_storage(std::move(keep), host.data(), tensor.shape(), tensor.strides(), tensor.dtype(),
-                              Device::cpu());
+  return tensor::Tensor::from_storage(std::move(keep), host.data(), tensor.shape(), tensor.strides(), tensor.dtype(),
+                                      tensor::Device::cpu());
 }
 
 }  // namespace trickle::gpu

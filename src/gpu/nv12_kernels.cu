@@ -9,7 +9,7 @@ namespace trickle::gpu {
 
 namespace {
 
-__global__ void nv12_to_rgb_kernel(Nv12View source, RgbView target, CoverCrop geometry, YuvColour colour) {
+__global__ void nv12_to_rgb_kernel(Nv12View source, RgbView target, media::CoverCrop geometry, YuvColour colour) {
   const int column = static_cast<int>(blockIdx.x * blockDim.x + threadIdx.x);
   const int row = static_cast<int>(blockIdx.y * blockDim.y + threadIdx.y);
   if (column >= target.width || row >= target.height) {
@@ -49,7 +49,7 @@ KernelError nv12_to_rgb(const Nv12View& source, const RgbView& target, YuvColour
   if (source.width <= 0 || source.height <= 0 || target.width <= 0 || target.height <= 0) {
     return "nv12_to_rgb: empty picture";
   }
-  const CoverCrop geometry = cover_crop(source.width, source.height, target.width, target.height);
+  const media::CoverCrop geometry = media::cover_crop(source.width, source.height, target.width, target.height);
   const dim3 block(32, 8);
   nv12_to_rgb_kernel<<<grid_for(target.width, target.height, block), block, 0, static_cast<cudaStream_t>(stream)>>>(
       source, target, geometry, colour);

@@ -5,7 +5,7 @@
 namespace trickle::gpu {
 
 void nv12_to_rgb_reference(const Nv12View& source, const RgbView& target, YuvColour colour) {
-  const CoverCrop geometry = cover_crop(source.width, source.height, target.width, target.height);
+  const media::CoverCrop geometry = media::cover_crop(source.width, source.height, target.width, target.height);
   for (int row = 0; row < target.height; ++row) {
     for (int column = 0; column < target.width; ++column) {
       const Rgb8 pixel = cover_pixel(source, geometry, column, row, colour);

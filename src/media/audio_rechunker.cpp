@@ -5,18 +5,18 @@
 
 #include <fmt/format.h>
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 // The dtype the decoder (like PyAV's to_ndarray) gives samples of each format.
-bool dtype_matches(AVSampleFormat format, DType dtype) {
+bool dtype_matches(AVSampleFormat format, tensor::DType dtype) {
   switch (av_get_packed_sample_fmt(format)) {
-    case AV_SAMPLE_FMT_U8: return dtype == DType::uint8;
-    case AV_SAMPLE_FMT_S16: return dtype == DType::int16;
-    case AV_SAMPLE_FMT_S32: return dtype == DType::int32;
-    case AV_SAMPLE_FMT_S64: return dtype == DType::int64;
-    case AV_SAMPLE_FMT_FLT: return dtype == DType::float32;
-    case AV_SAMPLE_FMT_DBL: return dtype == DType::float64;
+    case AV_SAMPLE_FMT_U8: return dtype == tensor::DType::uint8;
+    case AV_SAMPLE_FMT_S16: return dtype == tensor::DType::int16;
+    case AV_SAMPLE_FMT_S32: return dtype == tensor::DType::int32;
+    case AV_SAMPLE_FMT_S64: return dtype == tensor::DType::int64;
+    case AV_SAMPLE_FMT_FLT: return dtype == tensor::DType::float32;
+    case AV_SAMPLE_FMT_DBL: return dtype == tensor::DType::float64;
     default: return false;
   }
 }
@@ -76,7 +76,7 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
     ~LayoutGuard() { av_channel_layout_uninit(layout); }
   } guard{&input.layout};
 
-  const Tensor& samples = frame.samples;
+  const tensor::Tensor& samples = frame.samples;
   const bool planar = av_sample_fmt_is_planar(input.format) != 0;
   const std::int64_t expected = static_cast<std::int64_t>(frame.nb_samples) * frame.channels;
   if (!samples.defined() || !samples.device().is_cpu() || samples.dim() != 2 || samples.numel() != expected ||
@@ -85,15 +85,15 @@ tl::expected<void, MediaError> AudioRechunker::push(const DecodedAudioFrame& fra
     return tl::unexpected(
         media_error(fmt::format("audio samples (dtype {}, {} elements) do not match format {} with {} samples of {} "
                                 "channels",
-                                samples.defined() ? dtype_name(samples.dtype()) : "none", samples.numel(), frame.format,
-                                frame.nb_samples, frame.channels)));
+                                samples.defined() ? tensor::dtype_name(samples.dtype()) : "none", samples.numel(),
+                                frame.format, frame.nb_samples, frame.channels)));
   }
   if (resampler_ == nullptr || input.format != input_.format || input.sample_rate != input_.sample_rate ||
       av_channel_layout_compare(&input.layout, &input_.layout) != 0) {
     if (auto configured = configure(input); !configured) return configured;
   }
 
-  const Tensor data = samples.contiguous();
+  const tensor::Tensor data = samples.contiguous();
   const auto* base = static_cast<const std::uint8_t*>(data.data());
   const int bytes_per_sample = av_get_bytes_per_sample(input.format);
   const std::uint8_t* planes[AV_NUM_DATA_POINTERS] = {};
@@ -176,4 +176,4 @@ tl::expected<AvFramePtr, MediaError> AudioRechunker::pop(bool flush) {
   return out;
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-namespace trickle {
+namespace trickle::media {
 
 ByteStream::ByteStream(std::size_t capacity_bytes) : capacity_bytes_(capacity_bytes) {}
 
@@ -92,4 +92,4 @@ std::size_t ByteStream::queued_bytes() const {
   return queued_bytes_;
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -9,7 +9,7 @@ extern "C" {
 #include <libavutil/hwcontext.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 namespace {
 
@@ -103,4 +103,4 @@ bool nv12_surface(const AVFrame& frame) {
          reinterpret_cast<const AVHWFramesContext*>(frame.hw_frames_ctx->data)->sw_format == AV_PIX_FMT_NV12;
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

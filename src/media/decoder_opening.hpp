@@ -14,11 +14,11 @@ extern "C" {
 #include <libavformat/avformat.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 tl::expected<AvCodecContextPtr, MediaError> open_decoder(const AVStream& stream, const StreamDecoderOptions& options);
 
 // A decoded picture that lives in CUDA memory as NV12 (what NVDEC hands out for 8-bit video).
 bool nv12_surface(const AVFrame& frame);
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -6,7 +6,7 @@ extern "C" {
 #include <libavutil/error.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 MediaError media_error_from_av(int av_code, std::string_view what) {
   char description[AV_ERROR_MAX_STRING_SIZE] = {};
@@ -16,4 +16,4 @@ MediaError media_error_from_av(int av_code, std::string_view what) {
 
 MediaError media_error(std::string_view what) { return MediaError{0, std::string{what}}; }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -2,7 +2,7 @@
 
 #include <fmt/format.h>
 
-namespace trickle {
+namespace trickle::media {
 
 tl::expected<PacketReader, MediaError> PacketReader::open(const std::string& url) {
   AVFormatContext* raw = nullptr;
@@ -66,4 +66,4 @@ std::optional<double> packet_decode_time_seconds(const AVPacket& packet, AVRatio
   return seconds(packet.dts, packet.pts, time_base);
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -11,7 +11,7 @@ extern "C" {
 #include <libavutil/opt.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 namespace {
 
@@ -366,4 +366,4 @@ int64_t SegmentMuxer::segment_count() const { return impl_->next_index; }
 
 int64_t SegmentMuxer::dropped_packet_count() const { return impl_->dropped; }
 
-}  // namespace trickle
+}  // namespace trickle::media

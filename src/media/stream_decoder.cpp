@@ -16,7 +16,7 @@ extern "C" {
 #include <libavutil/samplefmt.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 namespace {
 
@@ -100,21 +100,22 @@ AudioStreamMetadata audio_metadata(const AVStream& stream, const AVCodecContext&
   return meta;
 }
 
-std::optional<DType> sample_dtype(AVSampleFormat format) {
+std::optional<tensor::DType> sample_dtype(AVSampleFormat format) {
   switch (av_get_packed_sample_fmt(format)) {
-    case AV_SAMPLE_FMT_U8: return DType::uint8;
-    case AV_SAMPLE_FMT_S16: return DType::int16;
-    case AV_SAMPLE_FMT_S32: return DType::int32;
-    case AV_SAMPLE_FMT_S64: return DType::int64;
-    case AV_SAMPLE_FMT_FLT: return DType::float32;
-    case AV_SAMPLE_FMT_DBL: return DType::float64;
+    case AV_SAMPLE_FMT_U8: return tensor::DType::uint8;
+    case AV_SAMPLE_FMT_S16: return tensor::DType::int16;
+    case AV_SAMPLE_FMT_S32: return tensor::DType::int32;
+    case AV_SAMPLE_FMT_S64: return tensor::DType::int64;
+    case AV_SAMPLE_FMT_FLT: return tensor::DType::float32;
+    case AV_SAMPLE_FMT_DBL: return tensor::DType::float64;
     default: return std::nullopt;
   }
 }
 
-tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame, AVRational time_base, TensorPool& pool) {
+tl::expected<DecodedAudioFrame, MediaError> audio_frame(const AVFrame& frame, AVRational time_base,
+                                                        tensor::TensorPool& pool) {
   const auto format = static_cast<AVSampleFormat>(frame.format);
-  const std::optional<DType> dtype = sample_dtype(format);
+  const std::optional<tensor::DType> dtype = sample_dtype(format);
   const int channels = frame.ch_layout.nb_channels;
   if (!dtype || channels <= 0 || frame.nb_samples < 0) {
     return tl::unexpected(media_error("audio frame with an unsupported sample format"));
@@ -276,7 +277,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
   }
 
   VideoFrameConverter converter(options_.video, options_.tensor_pool_idle_buffers);
-  TensorPool audio_pool(options_.tensor_pool_idle_buffers);
+  tensor::TensorPool audio_pool(options_.tensor_pool_idle_buffers);
   MediaTimeLimiter limiter(24);
   AvFramePtr frame = make_av_frame();
   AvFramePtr host_frame = make_av_frame();
@@ -287,7 +288,7 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
 
   // A decoded picture as the processor's tensor: on the GPU by gpu_picture when both are there,
   // else on the CPU (an NVDEC surface copied to the host first).
-  auto video_tensor = [&](const AVFrame& decoded) -> tl::expected<Tensor, MediaError> {
+  auto video_tensor = [&](const AVFrame& decoded) -> tl::expected<tensor::Tensor, MediaError> {
     if (decoded.format != AV_PIX_FMT_CUDA) {
       return converter.convert(decoded);
     }
@@ -425,4 +426,4 @@ tl::expected<void, MediaError> StreamDecoder::decode(AVFormatContext& context) {
   return {};
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

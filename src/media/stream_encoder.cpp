@@ -19,7 +19,7 @@ extern "C" {
 #include "trickle/media/tensor_to_rgb.hpp"
 #include "trickle/media/tensor_to_yuv420.hpp"
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 constexpr AVRational out_time_base{1, 90000};  // upstream's OUT_TIME_BASE
@@ -60,7 +60,7 @@ struct StreamEncoder::Impl {
   tl::expected<void, MediaError> open_video_encoder(const std::string& name, int width, int height);
   tl::expected<void, MediaError> open_audio();
   tl::expected<void, MediaError> drain(AVCodecContext& context, int stream_index);
-  tl::expected<void, MediaError> encode_picture(const Tensor& picture, std::int64_t pts, bool key);
+  tl::expected<void, MediaError> encode_picture(const tensor::Tensor& picture, std::int64_t pts, bool key);
   tl::expected<AVFrame*, MediaError> writable_picture();
   tl::expected<void, MediaError> encode_audio_now(const DecodedAudioFrame& frame);
   tl::expected<void, MediaError> send_audio(bool flush);
@@ -239,7 +239,8 @@ tl::expected<AVFrame*, MediaError> StreamEncoder::Impl::writable_picture() {
   return yuv.get();
 }
 
-tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const Tensor& source, std::int64_t pts, bool key) {
+tl::expected<void, MediaError> StreamEncoder::Impl::encode_picture(const tensor::Tensor& source, std::int64_t pts,
+                                                                   bool key) {
   auto writable = writable_picture();
   if (!writable) return fail(writable.error());
   AVFrame* picture = *writable;
@@ -334,7 +335,7 @@ int StreamEncoder::width() const { return impl_->video ? impl_->video->width : 0
 int StreamEncoder::height() const { return impl_->video ? impl_->video->height : 0; }
 const std::string& StreamEncoder::video_encoder() const { return impl_->video_encoder; }
 
-tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor, std::int64_t pts,
+tl::expected<void, MediaError> StreamEncoder::encode_video(const tensor::Tensor& tensor, std::int64_t pts,
                                                            AVRational time_base) {
   Impl& s = *impl_;
   if (s.finished) return tl::unexpected(media_error("encode_video after finish"));
@@ -346,7 +347,7 @@ tl::expected<void, MediaError> StreamEncoder::encode_video(const Tensor& tensor,
     return tl::unexpected(media_error(fmt::format("video frame with time base {}/{}", time_base.num, time_base.den)));
   }
   // A CUDA tensor (from a C++ processor working on GPU frames) comes to the host for x264.
-  Tensor on_host = tensor;
+  tensor::Tensor on_host = tensor;
   if (tensor.defined() && tensor.device().is_cuda() && s.options.to_host) {
     auto copied = s.options.to_host(tensor);
     if (!copied) {
@@ -443,4 +444,4 @@ tl::expected<void, MediaError> StreamEncoder::finish() {
   return {};
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -12,10 +12,10 @@
 #include <emmintrin.h>
 #endif
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
-std::string shape_text(const Tensor::Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
+std::string shape_text(const tensor::Tensor::Shape& shape) { return fmt::format("[{}]", fmt::join(shape, ", ")); }
 
 // Rounding (colour_levels.hpp), not truncation as upstream's .byte() does: a decoded level k
 // arrives as k/255 in float32, and k/255 * 255 can land just below k, which truncation would turn
@@ -51,7 +51,7 @@ void float_levels(const float* in, std::uint8_t* out, std::size_t count) {
 }
 
 template <typename T>
-void copy_pixels(const Tensor& hwc, std::uint8_t* out) {
+void copy_pixels(const tensor::Tensor& hwc, std::uint8_t* out) {
   const auto* base = static_cast<const T*>(hwc.data());
   const std::int64_t height = hwc.size(0);
   const std::int64_t width = hwc.size(1);
@@ -78,16 +78,16 @@ void copy_pixels(const Tensor& hwc, std::uint8_t* out) {
 
 }  // namespace
 
-tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor) {
+tl::expected<tensor::Tensor, MediaError> encodable_picture(const tensor::Tensor& tensor) {
   if (!tensor.defined()) return tl::unexpected(media_error("video tensor is undefined"));
   if (!tensor.device().is_cpu()) {
     return tl::unexpected(media_error("video tensor is not in CPU memory"));
   }
-  if (tensor.dtype() != DType::float32 && tensor.dtype() != DType::uint8) {
-    return tl::unexpected(media_error(
-        fmt::format("video tensor has dtype {}; expected float32 in [0, 1] or uint8", dtype_name(tensor.dtype()))));
+  if (tensor.dtype() != tensor::DType::float32 && tensor.dtype() != tensor::DType::uint8) {
+    return tl::unexpected(media_error(fmt::format("video tensor has dtype {}; expected float32 in [0, 1] or uint8",
+                                                  tensor::dtype_name(tensor.dtype()))));
   }
-  Tensor hwc = tensor;
+  tensor::Tensor hwc = tensor;
   if (hwc.dim() == 4) {
     if (hwc.size(0) != 1) {
       return tl::unexpected(
@@ -122,21 +122,21 @@ tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor) {
   return hwc;
 }
 
-tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor, std::vector<std::uint8_t>& rgb) {
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const tensor::Tensor& tensor, std::vector<std::uint8_t>& rgb) {
   auto picture = encodable_picture(tensor);
   if (!picture) return tl::unexpected(picture.error());
-  const Tensor& hwc = *picture;
+  const tensor::Tensor& hwc = *picture;
   const std::int64_t height = hwc.size(0);
   const std::int64_t width = hwc.size(1);
   const std::int64_t channels = hwc.size(2);
   rgb.resize(static_cast<std::size_t>(height * width * 3));
   if (channels == 3 && hwc.is_contiguous()) {
-    if (hwc.dtype() == DType::float32) {
+    if (hwc.dtype() == tensor::DType::float32) {
       float_levels(static_cast<const float*>(hwc.data()), rgb.data(), rgb.size());
     } else {
       std::memcpy(rgb.data(), hwc.data(), rgb.size());
     }
-  } else if (hwc.dtype() == DType::float32) {
+  } else if (hwc.dtype() == tensor::DType::float32) {
     copy_pixels<float>(hwc, rgb.data());
   } else {
     copy_pixels<std::uint8_t>(hwc, rgb.data());
@@ -144,4 +144,4 @@ tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor, std::vec
   return RgbSize{static_cast<int>(width), static_cast<int>(height)};
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

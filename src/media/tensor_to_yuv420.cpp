@@ -9,7 +9,7 @@
 #include <emmintrin.h>
 #endif
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 // One picture row as three rows of levels (0..255), the form both the luma and the chroma steps
@@ -89,12 +89,12 @@ void packed_byte_row_levels(const std::uint8_t* row, int width, const LevelRow& 
   }
 }
 
-void row_levels(const Tensor& picture, int y, int width, const LevelRow& out) {
+void row_levels(const tensor::Tensor& picture, int y, int width, const LevelRow& out) {
   const std::int64_t column_stride = picture.stride(1);
   const std::int64_t channel_stride = picture.stride(2);
   const bool packed_rgb = picture.size(2) == 3 && column_stride == 3 && channel_stride == 1;
   const std::int64_t offset = y * picture.stride(0);
-  if (picture.dtype() == DType::float32) {
+  if (picture.dtype() == tensor::DType::float32) {
     const float* row = static_cast<const float*>(picture.data()) + offset;
     if (packed_rgb) return packed_float_row_levels(row, width, out);
     return any_row_levels(row, column_stride, channel_stride, picture.size(2), width, out);
@@ -174,7 +174,7 @@ void chroma_row(const LevelRow& upper, const LevelRow& lower, int chroma_width, 
 
 }  // namespace
 
-void tensor_to_yuv420(const Tensor& picture, const Yuv420Planes& out, std::vector<std::int16_t>& scratch) {
+void tensor_to_yuv420(const tensor::Tensor& picture, const Yuv420Planes& out, std::vector<std::int16_t>& scratch) {
   const std::size_t width = static_cast<std::size_t>(out.width);
   scratch.resize(6 * width);
   const LevelRow upper{scratch.data(), scratch.data() + width, scratch.data() + 2 * width};
@@ -190,4 +190,4 @@ void tensor_to_yuv420(const Tensor& picture, const Yuv420Planes& out, std::vecto
   }
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -11,7 +11,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 namespace {
 
@@ -80,8 +80,8 @@ tl::expected<void, MediaError> VideoFrameConverter::prepare_scaler(const AVFrame
   return {};
 }
 
-tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& frame) {
-  if (format_.dtype != DType::float32 && format_.dtype != DType::uint8) {
+tl::expected<tensor::Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& frame) {
+  if (format_.dtype != tensor::DType::float32 && format_.dtype != tensor::DType::uint8) {
     return tl::unexpected(media_error("video tensors must be float32 or uint8"));
   }
   if (frame.width <= 0 || frame.height <= 0 || format_.width <= 0 || format_.height <= 0) {
@@ -104,14 +104,14 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
 
   const int target_width = format_.width;
   const int target_height = format_.height;
-  Tensor::Shape shape{target_height, target_width, 3};
+  tensor::Tensor::Shape shape{target_height, target_width, 3};
   if (format_.batch_dim) {
     shape.insert(shape.begin(), 1);
   }
-  Tensor tensor = pool_.acquire(std::move(shape), format_.dtype);
+  tensor::Tensor tensor = pool_.acquire(std::move(shape), format_.dtype);
 
   const std::size_t target_stride = static_cast<std::size_t>(target_width) * 3;
-  if (!scaling && format_.dtype == DType::uint8) {
+  if (!scaling && format_.dtype == tensor::DType::uint8) {
     // Nothing to scale, crop or convert: libswscale writes the output tensor itself.
     std::uint8_t* planes[4] = {static_cast<std::uint8_t*>(tensor.data()), nullptr, nullptr, nullptr};
     int strides[4] = {static_cast<int>(target_stride), 0, 0, 0};
@@ -148,7 +148,7 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
     const std::size_t lead = static_cast<std::size_t>(first_column) * 3;
     const std::size_t columns = inside ? static_cast<std::size_t>(end_column - first_column) : 0;
     const std::size_t body = columns * 3;
-    if (format_.dtype == DType::uint8) {
+    if (format_.dtype == tensor::DType::uint8) {
       std::uint8_t* row = static_cast<std::uint8_t*>(tensor.data()) + row_begin;
       if (!inside) {
         std::memset(row, 0, target_stride);
@@ -189,4 +189,4 @@ tl::expected<Tensor, MediaError> VideoFrameConverter::convert(const AVFrame& fra
   return tensor;
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

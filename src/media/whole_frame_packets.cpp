@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-namespace trickle {
+namespace trickle::media {
 
 namespace {
 
@@ -62,4 +62,4 @@ AvPacketPtr WholeFramePackets::take_if_before(const AVPacket& next) {
 
 AvPacketPtr WholeFramePackets::take() { return std::move(held_); }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-namespace trickle {
+namespace trickle::runtime {
 
 FpsMeter::FpsMeter(double window_seconds, std::size_t max_samples)
     : window_(std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(window_seconds))),
@@ -29,7 +29,7 @@ double FpsMeter::fps(Direction direction) const {
   return fps_locked(direction, Clock::now());
 }
 
-Json FpsMeter::stats() const {
+util::Json FpsMeter::stats() const {
   std::lock_guard lock(mutex_);
   const auto now = Clock::now();
   return {{"ingress_video_fps", fps_locked(Direction::ingress_video, now)},
@@ -43,4 +43,4 @@ void FpsMeter::reset() {
   for (auto& stamps : stamps_) stamps.clear();
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

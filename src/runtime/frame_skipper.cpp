@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace trickle {
+namespace trickle::runtime {
 
 AdaptiveFrameSkipper::AdaptiveFrameSkipper(FrameSkipConfig config, std::function<double()> ingress_fps)
     : config_(config), ingress_fps_(std::move(ingress_fps)) {}
@@ -44,4 +44,4 @@ void AdaptiveFrameSkipper::reset() {
   skip_interval_ = 1;
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-namespace trickle {
+namespace trickle::runtime {
 
 LatencyHistogram::LatencyHistogram(std::size_t window) : window_(std::max<std::size_t>(window, 1)) {
   samples_us_.reserve(window_);
@@ -43,9 +43,9 @@ LatencyHistogram::Summary LatencyHistogram::summary() const {
   return summary;
 }
 
-Json LatencyHistogram::to_json() const {
+util::Json LatencyHistogram::to_json() const {
   const auto s = summary();
   return {{"count", s.count}, {"p50_ms", s.p50_ms}, {"p90_ms", s.p90_ms}, {"p99_ms", s.p99_ms}, {"max_ms", s.max_ms}};
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

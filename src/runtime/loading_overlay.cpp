@@ -4,11 +4,11 @@
 #include <array>
 #include <cmath>
 
-namespace trickle {
+namespace trickle::runtime {
 
 namespace {
 // Upstream's size rule, CHW-looking shapes included (docs/compatibility.md Q5).
-std::optional<std::pair<std::int64_t, std::int64_t>> overlay_size(const Tensor& tensor) {
+std::optional<std::pair<std::int64_t, std::int64_t>> overlay_size(const tensor::Tensor& tensor) {
   const auto& s = tensor.shape();
   if (s.size() == 4) return s[1] == 3 ? std::pair{s[2], s[3]} : std::pair{s[1], s[2]};
   if (s.size() == 3) return s[0] == 3 ? std::pair{s[1], s[2]} : std::pair{s[0], s[1]};
@@ -27,14 +27,15 @@ void fill_rect(float* pixels, std::int64_t width, std::int64_t height, std::int6
 }
 }  // namespace
 
-std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original, std::int64_t frame_counter,
-                                                        std::optional<double> progress) {
+std::optional<media::DecodedVideoFrame> render_loading_overlay(const media::DecodedVideoFrame& original,
+                                                               std::int64_t frame_counter,
+                                                               std::optional<double> progress) {
   if (!original.tensor.defined()) return std::nullopt;
   auto size = overlay_size(original.tensor);
   if (!size || size->first <= 0 || size->second <= 0) return std::nullopt;
   if (progress && (*progress < 0.0 || *progress > 1.0)) return std::nullopt;
   const auto [height, width] = *size;
-  Tensor card = Tensor::empty({height, width, 3}, DType::float32);
+  tensor::Tensor card = tensor::Tensor::empty({height, width, 3}, tensor::DType::float32);
   float* pixels = card.data_as<float>();
   fill_rect(pixels, width, height, 0, 0, width, height, {30, 30, 30});
   // Upstream's geometry: panel min(400, W-40) x min(200, H-40), centred, 2-px border.
@@ -55,13 +56,13 @@ std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame&
     fill_rect(pixels, width, height, track_x, track_y, static_cast<std::int64_t>(track_w * fraction), 6,
               {100, 150, 255});
   }
-  return DecodedVideoFrame{std::move(card), original.pts, original.time_base, original.demuxed};
+  return media::DecodedVideoFrame{std::move(card), original.pts, original.time_base, original.demuxed};
 }
 
 OverlayController::OverlayController(OverlayConfig config) : config_(std::move(config)) {}
 
-std::optional<DecodedVideoFrame> OverlayController::update_and_apply(const DecodedVideoFrame& original,
-                                                                     std::optional<DecodedVideoFrame> processed) {
+std::optional<media::DecodedVideoFrame> OverlayController::update_and_apply(
+    const media::DecodedVideoFrame& original, std::optional<media::DecodedVideoFrame> processed) {
   const auto now = Clock::now();
   if (!overlay_applies()) {
     loading_active_ = manual_loading_ = false;
@@ -111,4 +112,4 @@ void OverlayController::reset() {
   consecutive_received_frames_ = 0;
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

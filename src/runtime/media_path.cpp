@@ -10,7 +10,7 @@
 #include "trickle/gpu/cuda_tensors.hpp"
 #endif
 
-namespace trickle {
+namespace trickle::runtime {
 
 using namespace std::chrono_literals;
 using Direction = FpsMeter::Direction;
@@ -28,8 +28,8 @@ MediaPath::MediaPath(net::Executor executor, const StreamPipelineOptions& option
       decoder_(decoder_options(), decoder_callbacks()),
       bridge_(8 * 1024 * 1024, [this] { hooks_.wake_io(); }) {}
 
-StreamDecoderOptions MediaPath::decoder_options() {
-  StreamDecoderOptions o;
+media::StreamDecoderOptions MediaPath::decoder_options() {
+  media::StreamDecoderOptions o;
   o.video.width = options_.width;
   o.video.height = options_.height;
   o.video.dtype = options_.video_dtype;
@@ -52,20 +52,20 @@ StreamDecoderOptions MediaPath::decoder_options() {
   return o;
 }
 
-StreamDecoderCallbacks MediaPath::decoder_callbacks() {
-  StreamDecoderCallbacks c;
-  c.on_metadata = [this](const StreamMetadata& m) {
+media::StreamDecoderCallbacks MediaPath::decoder_callbacks() {
+  media::StreamDecoderCallbacks c;
+  c.on_metadata = [this](const media::StreamMetadata& m) {
     std::lock_guard lock(metadata_mutex_);
     metadata_ = m;
   };
-  c.on_video = [this](DecodedVideoFrame frame) {
+  c.on_video = [this](media::DecodedVideoFrame frame) {
     meters_.decode_latency.record_since(frame.demuxed);
     meters_.fps.record(Direction::ingress_video);
     remember_demuxed(frame.pts, frame.demuxed);
     inbox_.push_video(std::move(frame));
     hooks_.input_ready();
   };
-  c.on_audio = [this](DecodedAudioFrame frame) {
+  c.on_audio = [this](media::DecodedAudioFrame frame) {
     meters_.fps.record(Direction::ingress_audio);
     inbox_.push_audio(std::move(frame));
     hooks_.input_ready();
@@ -100,15 +100,15 @@ void MediaPath::decode() {
   hooks_.input_ready();
 }
 
-std::unique_ptr<StreamEncoder> MediaPath::make_encoder() {
-  StreamEncoderOptions o;
+std::unique_ptr<media::StreamEncoder> MediaPath::make_encoder() {
+  media::StreamEncoderOptions o;
   o.video_codec = options_.video_codec;
   o.audio_codec = options_.audio_codec;
   o.prefer_nvenc = options_.gpu_encode;
 #if defined(TRICKLE_HAVE_CUDA)
-  o.to_host = [](const Tensor& tensor) -> tl::expected<Tensor, MediaError> {
+  o.to_host = [](const tensor::Tensor& tensor) -> tl::expected<tensor::Tensor, media::MediaError> {
     auto copied = gpu::copy_to_host(tensor);
-    if (!copied) return tl::unexpected(media_error(copied.error()));
+    if (!copied) return tl::unexpected(media::media_error(copied.error()));
     return std::move(*copied);
   };
 #endif
@@ -120,12 +120,12 @@ std::unique_ptr<StreamEncoder> MediaPath::make_encoder() {
     o.width = options_.width;
     o.height = options_.height;
   }
-  return std::make_unique<StreamEncoder>(o, bridge_);
+  return std::make_unique<media::StreamEncoder>(o, bridge_);
 }
 
 void MediaPath::encode() {
   // Made at the first result: by then the input's metadata says whether there is audio.
-  std::unique_ptr<StreamEncoder> encoder;
+  std::unique_ptr<media::StreamEncoder> encoder;
   std::int64_t failures = 0;
   auto keep_stats = [&] {
     std::lock_guard lock(encoder_stats_mutex_);
@@ -133,7 +133,7 @@ void MediaPath::encode() {
   };
   while (auto item = output_.pop()) {
     if (!encoder) encoder = make_encoder();
-    tl::expected<void, MediaError> result;
+    tl::expected<void, media::MediaError> result;
     if (auto* frame = std::get_if<VideoFrame>(&*item)) {
       const auto started = std::chrono::steady_clock::now();
       result = encoder->encode_video(frame->tensor, frame->pts, frame->time_base);
@@ -185,7 +185,7 @@ net::awaitable<void> MediaPath::ingest() {
     ++meters_.segments_in;
     if (first) {
       first = false;
-      hooks_.emit_event(Json{{"type", "receive_first_ingest_segment"}, {"timestamp", unix_time_ms()}});
+      hooks_.emit_event(util::Json{{"type", "receive_first_ingest_segment"}, {"timestamp", unix_time_ms()}});
     }
     current_segment_ = segment.get();
     for (;;) {
@@ -237,7 +237,7 @@ net::awaitable<void> MediaPath::publish() {
         writer = co_await publisher_->next();
         if (first_segment) {
           first_segment = false;
-          hooks_.emit_event(Json{{"type", "send_first_processed_segment"}, {"timestamp", unix_time_ms()}});
+          hooks_.emit_event(util::Json{{"type", "send_first_processed_segment"}, {"timestamp", unix_time_ms()}});
         }
       } else if (auto* data = std::get_if<SegmentBridge::Data>(&event)) {
         meters_.bytes_out += static_cast<std::int64_t>(data->bytes.size());
@@ -259,28 +259,28 @@ net::awaitable<void> MediaPath::publish() {
 
 // ---- stats ----
 
-Json MediaPath::decoder_stats() const {
+util::Json MediaPath::decoder_stats() const {
   const auto& d = decoder_.stats();
-  return Json{{"video_frames_decoded", d.video_frames_decoded},
-              {"video_frames_delivered", d.video_frames_delivered},
-              {"video_dropped_by_fps_limit", d.video_frames_dropped},
-              {"audio_frames_delivered", d.audio_frames_delivered},
-              {"decode_errors", d.decode_errors}};
+  return util::Json{{"video_frames_decoded", d.video_frames_decoded},
+                    {"video_frames_delivered", d.video_frames_delivered},
+                    {"video_dropped_by_fps_limit", d.video_frames_dropped},
+                    {"audio_frames_delivered", d.audio_frames_delivered},
+                    {"decode_errors", d.decode_errors}};
 }
 
-Json MediaPath::encoder_stats() const {
-  StreamEncoderStats e;
+util::Json MediaPath::encoder_stats() const {
+  media::StreamEncoderStats e;
   {
     std::lock_guard lock(encoder_stats_mutex_);
     e = encoder_stats_;
   }
-  return Json{{"video_frames_encoded", e.video_frames_encoded},
-              {"video_dropped_invalid", e.video_dropped_invalid},
-              {"video_dropped_av_sync", e.video_dropped_av_sync},
-              {"video_dropped_pts_not_increasing", e.video_dropped_pts_not_increasing},
-              {"video_dropped_encode_error", e.video_dropped_encode_error},
-              {"audio_frames_encoded", e.audio_frames_encoded},
-              {"segments", e.segments}};
+  return util::Json{{"video_frames_encoded", e.video_frames_encoded},
+                    {"video_dropped_invalid", e.video_dropped_invalid},
+                    {"video_dropped_av_sync", e.video_dropped_av_sync},
+                    {"video_dropped_pts_not_increasing", e.video_dropped_pts_not_increasing},
+                    {"video_dropped_encode_error", e.video_dropped_encode_error},
+                    {"audio_frames_encoded", e.audio_frames_encoded},
+                    {"segments", e.segments}};
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -29,14 +29,14 @@
 #include "trickle/runtime/segment_bridge.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 class MediaPath {
  public:
   struct Hooks {
-    std::function<void()> input_ready;           // any thread: the inbox changed
-    std::function<void()> wake_io;               // any thread: io-thread waiters look again
-    std::function<void(Json event)> emit_event;  // the first-segment events
+    std::function<void()> input_ready;                 // any thread: the inbox changed
+    std::function<void()> wake_io;                     // any thread: io-thread waiters look again
+    std::function<void(util::Json event)> emit_event;  // the first-segment events
     ReportFailure report;
   };
 
@@ -69,14 +69,14 @@ class MediaPath {
   // starts from is found again by pts.
   std::chrono::steady_clock::time_point demuxed_of(std::int64_t pts);
 
-  Json decoder_stats() const;
-  Json encoder_stats() const;
+  util::Json decoder_stats() const;
+  util::Json encoder_stats() const;
 
  private:
-  StreamDecoderOptions decoder_options();
-  StreamDecoderCallbacks decoder_callbacks();
+  media::StreamDecoderOptions decoder_options();
+  media::StreamDecoderCallbacks decoder_callbacks();
   void remember_demuxed(std::int64_t pts, std::chrono::steady_clock::time_point demuxed);
-  std::unique_ptr<StreamEncoder> make_encoder();
+  std::unique_ptr<media::StreamEncoder> make_encoder();
 
   net::Executor executor_;
   const StreamPipelineOptions& options_;
@@ -88,13 +88,13 @@ class MediaPath {
 
   ProcessorInbox inbox_;
   OutputQueue output_;
-  ByteStream input_bytes_{4 * 1024 * 1024};
-  StreamDecoder decoder_;
+  media::ByteStream input_bytes_{4 * 1024 * 1024};
+  media::StreamDecoder decoder_;
   SegmentBridge bridge_;
   std::mutex metadata_mutex_;
-  std::optional<StreamMetadata> metadata_;
+  std::optional<media::StreamMetadata> metadata_;
   mutable std::mutex encoder_stats_mutex_;
-  StreamEncoderStats encoder_stats_;
+  media::StreamEncoderStats encoder_stats_;
 
   // io thread only
   std::unique_ptr<protocol::TrickleSubscriber> subscriber_;
@@ -106,4 +106,4 @@ class MediaPath {
   std::size_t demuxed_next_ = 0;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -11,7 +11,7 @@
 #include "trickle/runtime/bounded_queue.hpp"
 #include "trickle/runtime/frame_processor.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 // Processed frames on their way to the encoder.
 using OutputItem = std::variant<VideoFrame, AudioFrame>;
@@ -30,4 +30,4 @@ inline std::chrono::milliseconds seconds_to_ms(double seconds) {
 // Logs the first few occurrences of a repeating problem, then every 100th.
 inline bool worth_logging(std::int64_t occurrence) { return occurrence <= 3 || occurrence % 100 == 0; }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -4,7 +4,7 @@
 
 #include "trickle/util/text.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 using Direction = FpsMeter::Direction;
 
@@ -36,7 +36,7 @@ void ProcessingLoop::run(ProcessorInbox& inbox, OutputQueue* output) {
         if (!update->params.is_null()) processor_->update_params(update->params);
       } catch (...) {
         error = std::current_exception();
-        spdlog::error("update_params failed: {}", exception_message(error));
+        spdlog::error("update_params failed: {}", util::exception_message(error));
       }
       if (update->done) update->done(error);
     } else if (auto* frame = std::get_if<VideoFrame>(&*item)) {
@@ -107,4 +107,4 @@ void ProcessingLoop::process(AudioFrame& frame, OutputQueue* output, std::int64_
   }
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -18,7 +18,7 @@
 #include "trickle/runtime/processor_inbox.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 class ProcessingLoop {
  public:
@@ -47,4 +47,4 @@ class ProcessingLoop {
   OverlayController overlay_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

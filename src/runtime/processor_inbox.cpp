@@ -1,6 +1,6 @@
 #include "trickle/runtime/processor_inbox.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 ProcessorInbox::ProcessorInbox(std::size_t video_capacity, std::size_t audio_capacity, VideoTrimRule trim_rule)
     : video_capacity_(video_capacity == 0 ? 1 : video_capacity),
@@ -112,4 +112,4 @@ ProcessorInbox::Counters ProcessorInbox::counters() const {
   return counters;
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

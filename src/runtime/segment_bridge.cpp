@@ -1,6 +1,6 @@
 #include "trickle/runtime/segment_bridge.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 SegmentBridge::SegmentBridge(std::size_t max_pending_bytes, std::function<void()> wake)
     : max_pending_bytes_(max_pending_bytes), wake_(std::move(wake)) {}
@@ -58,4 +58,4 @@ SegmentBridge::Batch SegmentBridge::take() {
   return batch;
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-namespace trickle {
+namespace trickle::runtime {
 
 using namespace std::chrono_literals;
 
@@ -60,12 +60,12 @@ net::awaitable<void> SideChannels::read_control() {
       if (text.size() > 1024 * 1024) break;  // not a parameter message
     }
     if (!complete || text.empty()) continue;
-    auto params = python_json_loads(text);
+    auto params = util::python_json_loads(text);
     if (!params) {
       spdlog::warn("control message is not JSON: {}", params.error());
       continue;
     }
-    if (*params == Json{{"keep", "alive"}}) continue;
+    if (*params == util::Json{{"keep", "alive"}}) continue;
     if (!params->is_object()) {
       spdlog::warn("control message is not an object: {}", text.substr(0, 200));
       continue;
@@ -97,16 +97,16 @@ net::awaitable<void> SideChannels::post_events() {
 
 net::awaitable<void> SideChannels::post_heartbeats() {
   while (!closing_) {
-    Json heartbeat = {{"type", "heartbeat"},
-                      {"timestamp", unix_time_ms()},
-                      {"urls",
-                       {{"subscribe", options_.subscribe_url},
-                        {"publish", options_.publish_url},
-                        {"control", options_.control_url},
-                        {"events", options_.events_url},
-                        {"data", options_.data_url}}},
-                      {"dimensions", {{"width", options_.width}, {"height", options_.height}}},
-                      {"fps", hooks_.fps_stats()}};
+    util::Json heartbeat = {{"type", "heartbeat"},
+                            {"timestamp", unix_time_ms()},
+                            {"urls",
+                             {{"subscribe", options_.subscribe_url},
+                              {"publish", options_.publish_url},
+                              {"control", options_.control_url},
+                              {"events", options_.events_url},
+                              {"data", options_.data_url}}},
+                            {"dimensions", {{"width", options_.width}, {"height", options_.height}}},
+                            {"fps", hooks_.fps_stats()}};
     emit_event(std::move(heartbeat), "stream_heartbeat");
     const auto interval =
         std::chrono::duration_cast<net::Clock::duration>(std::chrono::duration<double>(options_.heartbeat_interval));
@@ -126,7 +126,7 @@ net::awaitable<void> SideChannels::post_data() {
       auto deadline = net::Clock::now() + interval;
       while (!closing_ && net::Clock::now() < deadline) co_await io_signal_.wait_for(deadline - net::Clock::now());
     }
-    Json items = Json::array();
+    util::Json items = util::Json::array();
     {
       std::lock_guard lock(mutex_);
       for (auto& item : pending_data_) items.push_back(std::move(item));
@@ -135,7 +135,7 @@ net::awaitable<void> SideChannels::post_data() {
     // Upstream posts a keep-alive `[]` when nothing was sent for about 25 s.
     const bool keepalive = net::Clock::now() - last_send + interval > 25s;
     if (!items.empty() || keepalive) {
-      co_await post_segment(*data_, python_json_dumps(items) + "\n");
+      co_await post_segment(*data_, util::python_json_dumps(items) + "\n");
       last_send = net::Clock::now();
     }
     if (closing) break;
@@ -143,13 +143,13 @@ net::awaitable<void> SideChannels::post_data() {
   co_await data_->close();
 }
 
-void SideChannels::emit_event(Json event, std::string queue_event_type) {
+void SideChannels::emit_event(util::Json event, std::string queue_event_type) {
   if (options_.events_url.empty()) return;
-  Json envelope = {{"event", std::move(event)}, {"queue_event_type", std::move(queue_event_type)}};
+  util::Json envelope = {{"event", std::move(event)}, {"queue_event_type", std::move(queue_event_type)}};
   {
     std::lock_guard lock(mutex_);
     if (events_closed_) return;
-    pending_events_.push_back(python_json_dumps(envelope));
+    pending_events_.push_back(util::python_json_dumps(envelope));
   }
   hooks_.wake_io();
 }
@@ -170,4 +170,4 @@ void SideChannels::stop_control() {
   if (control_) control_->close();
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

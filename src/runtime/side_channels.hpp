@@ -19,16 +19,16 @@
 #include "trickle/protocol/subscriber.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 class SideChannels {
  public:
   struct Hooks {
-    std::function<void(Json params)> on_params;  // a control message (not the keep-alive)
-    std::function<Json()> fps_stats;             // for the heartbeat: upstream's FPSMeter stats
-    std::function<void()> wake_io;               // any thread: io-thread waiters look again
-    ReportFailure fail;                          // a channel failed: report and end the stream
-    std::function<bool()> stopping;              // the stream is being stopped
+    std::function<void(util::Json params)> on_params;  // a control message (not the keep-alive)
+    std::function<util::Json()> fps_stats;             // for the heartbeat: upstream's FPSMeter stats
+    std::function<void()> wake_io;                     // any thread: io-thread waiters look again
+    ReportFailure fail;                                // a channel failed: report and end the stream
+    std::function<bool()> stopping;                    // the stream is being stopped
   };
 
   SideChannels(net::Executor executor, const StreamPipelineOptions& options, net::AsyncSignal& io_signal, Hooks hooks);
@@ -40,7 +40,7 @@ class SideChannels {
   net::awaitable<void> post_data();
 
   // Any thread.
-  void emit_event(Json event, std::string queue_event_type);
+  void emit_event(util::Json event, std::string queue_event_type);
   void publish_data(std::string item);
 
   // io thread: the media is done; the loops post what is pending and end.
@@ -68,4 +68,4 @@ class SideChannels {
   std::deque<std::string> pending_data_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

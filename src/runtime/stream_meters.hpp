@@ -8,7 +8,7 @@
 #include "trickle/runtime/fps_meter.hpp"
 #include "trickle/runtime/latency_histogram.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 struct StreamMeters {
   FpsMeter fps;
@@ -18,4 +18,4 @@ struct StreamMeters {
   std::atomic<std::int64_t> segments_in{0}, segments_out{0}, bytes_in{0}, bytes_out{0};
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

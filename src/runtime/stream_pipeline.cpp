@@ -18,7 +18,7 @@
 #include "trickle/util/text.hpp"
 #include "trickle/util/thread_name.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 std::int64_t unix_time_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -29,9 +29,9 @@ namespace {
 using Direction = FpsMeter::Direction;
 
 // Upstream's TrickleProtocol.update_params: int() of max_framerate, used when > 0.
-std::optional<int> framerate_from(const Json& params) {
+std::optional<int> framerate_from(const util::Json& params) {
   if (!params.is_object() || !params.contains("max_framerate")) return std::nullopt;
-  const Json& value = params["max_framerate"];
+  const util::Json& value = params["max_framerate"];
   try {
     int fps = 0;
     if (value.is_number())
@@ -67,13 +67,13 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   MediaPath::Hooks media_hooks() {
     return {.input_ready = [this] { input_ready(); },
             .wake_io = [this] { wake_io(); },
-            .emit_event = [this](Json event) { side.emit_event(std::move(event), "ai_stream_events"); },
+            .emit_event = [this](util::Json event) { side.emit_event(std::move(event), "ai_stream_events"); },
             .report = [this](std::string_view kind, std::string_view message) { report(kind, message); }};
   }
 
   SideChannels::Hooks side_hooks() {
     return {.on_params =
-                [this](Json params) {
+                [this](util::Json params) {
                   if (options.on_control)
                     options.on_control(std::move(params));
                   else
@@ -118,7 +118,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   void start_thread(std::thread& thread, const char* name, Body body) {
     ++threads_alive;
     thread = std::thread([this, name, body] {
-      name_this_thread(name);
+      util::name_this_thread(name);
       try {
         body();
       } catch (const std::exception& e) {
@@ -134,7 +134,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
   void spawn(net::awaitable<void> work, const char* name, bool is_media) {
     (is_media ? media_coroutines : side_coroutines) += 1;
     asio::co_spawn(executor, std::move(work), [self = shared_from_this(), name, is_media](std::exception_ptr e) {
-      if (e) spdlog::error("pipeline {} failed: {}", name, exception_message(e));
+      if (e) spdlog::error("pipeline {} failed: {}", name, util::exception_message(e));
       (is_media ? self->media_coroutines : self->side_coroutines) -= 1;
       self->io_signal.notify_all();
     });
@@ -199,7 +199,7 @@ struct StreamPipeline::Impl : std::enable_shared_from_this<Impl> {
     });
   }
 
-  void update_params(Json params, std::function<void(std::exception_ptr)> done) {
+  void update_params(util::Json params, std::function<void(std::exception_ptr)> done) {
     if (auto fps_limit = framerate_from(params)) media.set_max_framerate(*fps_limit);
     media.inbox().push_params(ParamsUpdate{std::move(params), std::move(done)});
     input_ready();
@@ -236,7 +236,7 @@ void StreamPipeline::start() {
   if (impl_->started) return;
   impl_->started = true;
   asio::co_spawn(impl_->executor, impl_->run(), [impl = impl_](std::exception_ptr e) {
-    if (e) spdlog::error("stream pipeline failed: {}", exception_message(e));
+    if (e) spdlog::error("stream pipeline failed: {}", util::exception_message(e));
     impl->is_finished = true;
     impl->finished_signal.notify_all();
   });
@@ -252,7 +252,7 @@ net::awaitable<void> StreamPipeline::wait_finished() {
 bool StreamPipeline::running() const { return impl_->started && !impl_->is_finished; }
 bool StreamPipeline::finished() const { return impl_->is_finished; }
 
-void StreamPipeline::update_params(Json params, std::function<void(std::exception_ptr)> done) {
+void StreamPipeline::update_params(util::Json params, std::function<void(std::exception_ptr)> done) {
   impl_->update_params(std::move(params), std::move(done));
 }
 
@@ -262,12 +262,12 @@ void StreamPipeline::set_target_fps(std::optional<double> target_fps) {
   // The skipper belongs to the processing thread: change it there, between two frames.
   Impl* impl = impl_.get();  // the inbox is the pipeline's own: no reference cycle
   impl_->media.inbox().push_params(ParamsUpdate{
-      Json(nullptr), [impl, target_fps](std::exception_ptr) { impl->processing.set_target_fps(target_fps); }});
+      util::Json(nullptr), [impl, target_fps](std::exception_ptr) { impl->processing.set_target_fps(target_fps); }});
 }
 
 void StreamPipeline::publish_data(std::string item) { impl_->side.publish_data(std::move(item)); }
 
-void StreamPipeline::emit_event(Json event, std::string queue_event_type) {
+void StreamPipeline::emit_event(util::Json event, std::string queue_event_type) {
   impl_->side.emit_event(std::move(event), std::move(queue_event_type));
 }
 
@@ -311,36 +311,36 @@ void StreamPipeline::set_max_framerate(int fps) {
 
 // ---- what the stream reports ----
 
-Json StreamPipeline::fps_stats() const { return impl_->meters.fps.stats(); }
+util::Json StreamPipeline::fps_stats() const { return impl_->meters.fps.stats(); }
 
-Json StreamPipeline::stats() const {
+util::Json StreamPipeline::stats() const {
   const auto& m = impl_->meters;
   auto& media = impl_->media;
   const auto inbox = media.inbox().counters();
-  return Json{{"input", {{"segments", m.segments_in.load()}, {"bytes", m.bytes_in.load()}}},
-              {"decoder", media.decoder_stats()},
-              {"processor",
-               {{"video_processed", m.video_processed.load()},
-                {"video_skipped", m.video_skipped.load()},
-                {"video_withheld", m.video_withheld.load()},
-                {"video_errors", m.video_processor_errors.load()},
-                {"audio_errors", m.audio_processor_errors.load()}}},
-              {"queues",
-               {{"video_queued", inbox.video_queued},
-                {"audio_queued", inbox.audio_queued},
-                {"output_queued", media.output().size()},
-                {"video_trimmed", inbox.video_trimmed},
-                {"video_dropped_full", inbox.video_dropped_full},
-                {"audio_dropped_full", inbox.audio_dropped_full},
-                {"output_dropped_full", media.output().dropped()},
-                {"dropped_at_stop", inbox.dropped_at_stop}}},
-              {"encoder", media.encoder_stats()},
-              {"output", {{"segments", m.segments_out.load()}, {"bytes", m.bytes_out.load()}}},
-              {"latency_ms",
-               {{"decode", m.decode_latency.to_json()},
-                {"process", m.process_latency.to_json()},
-                {"encode", m.encode_latency.to_json()},
-                {"demux_to_encoded", m.total_latency.to_json()}}}};
+  return util::Json{{"input", {{"segments", m.segments_in.load()}, {"bytes", m.bytes_in.load()}}},
+                    {"decoder", media.decoder_stats()},
+                    {"processor",
+                     {{"video_processed", m.video_processed.load()},
+                      {"video_skipped", m.video_skipped.load()},
+                      {"video_withheld", m.video_withheld.load()},
+                      {"video_errors", m.video_processor_errors.load()},
+                      {"audio_errors", m.audio_processor_errors.load()}}},
+                    {"queues",
+                     {{"video_queued", inbox.video_queued},
+                      {"audio_queued", inbox.audio_queued},
+                      {"output_queued", media.output().size()},
+                      {"video_trimmed", inbox.video_trimmed},
+                      {"video_dropped_full", inbox.video_dropped_full},
+                      {"audio_dropped_full", inbox.audio_dropped_full},
+                      {"output_dropped_full", media.output().dropped()},
+                      {"dropped_at_stop", inbox.dropped_at_stop}}},
+                    {"encoder", media.encoder_stats()},
+                    {"output", {{"segments", m.segments_out.load()}, {"bytes", m.bytes_out.load()}}},
+                    {"latency_ms",
+                     {{"decode", m.decode_latency.to_json()},
+                      {"process", m.process_latency.to_json()},
+                      {"encode", m.encode_latency.to_json()},
+                      {"demux_to_encoded", m.total_latency.to_json()}}}};
 }
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -6,7 +6,7 @@
 #include <cstddef>
 #include <new>
 
-namespace trickle::detail {
+namespace trickle::tensor::detail {
 
 // 64 bytes: a cache line, and enough for AVX-512 loads and for libav's own alignment needs.
 inline constexpr std::size_t tensor_alignment = 64;
@@ -23,4 +23,4 @@ struct AlignedFree {
   void operator()(void* pointer) const noexcept { free_aligned(pointer); }
 };
 
-}  // namespace trickle::detail
+}  // namespace trickle::tensor::detail

@@ -6,7 +6,7 @@
 #include <string>
 #include <utility>
 
-namespace trickle {
+namespace trickle::tensor {
 
 namespace {
 
@@ -163,4 +163,4 @@ Tensor from_dlpack(DLManagedTensor* managed) {
   return Tensor::from_blob(data, std::move(shape), std::move(strides), *dtype, *device, std::move(release));
 }
 
-}  // namespace trickle
+}  // namespace trickle::tensor

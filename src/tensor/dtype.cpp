@@ -3,7 +3,7 @@
 #include <stdexcept>
 #include <string>
 
-namespace trickle {
+namespace trickle::tensor {
 
 std::size_t dtype_size(DType dtype) {
   switch (dtype) {
@@ -32,4 +32,4 @@ std::string_view dtype_name(DType dtype) {
   return "invalid";
 }
 
-}  // namespace trickle
+}  // namespace trickle::tensor

@@ -7,7 +7,7 @@
 
 #include "aligned_memory.hpp"
 
-namespace trickle {
+namespace trickle::tensor {
 
 namespace {
 
@@ -236,4 +236,4 @@ void Tensor::require_defined(const char* operation) const {
   if (!defined()) throw std::logic_error(std::string(operation) + " on an undefined tensor");
 }
 
-}  // namespace trickle
+}  // namespace trickle::tensor

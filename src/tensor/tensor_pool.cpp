@@ -7,7 +7,7 @@
 
 #include "aligned_memory.hpp"
 
-namespace trickle {
+namespace trickle::tensor {
 
 struct TensorPool::State {
   explicit State(std::size_t max_idle) : max_idle_buffers(max_idle) {}
@@ -108,4 +108,4 @@ std::size_t TensorPool::allocations() const {
   return state_->allocations;
 }
 
-}  // namespace trickle
+}  // namespace trickle::tensor

@@ -10,7 +10,7 @@
 
 #include <fmt/format.h>
 
-namespace trickle {
+namespace trickle::util {
 
 namespace {
 
@@ -418,4 +418,4 @@ tl::expected<Json, std::string> python_json_loads(std::string_view text) {
   }
 }
 
-}  // namespace trickle
+}  // namespace trickle::util

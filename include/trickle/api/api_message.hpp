@@ -30,8 +30,8 @@ struct ApiResponse {
 };
 
 // aiohttp's web.json_response: json.dumps body, application/json; charset=utf-8.
-inline ApiResponse json_response(const Json& body, int status = 200) {
-  return ApiResponse{status, "application/json; charset=utf-8", python_json_dumps(body), {}};
+inline ApiResponse json_response(const util::Json& body, int status = 200) {
+  return ApiResponse{status, "application/json; charset=utf-8", util::python_json_dumps(body), {}};
 }
 
 // aiohttp's plain error pages ("404: Not Found").

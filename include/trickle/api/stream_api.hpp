@@ -28,12 +28,12 @@ struct StreamApiOptions {
   std::optional<double> publisher_timeout, subscriber_timeout;  // seconds
   // The template for each stream's pipeline (frame skipping, overlay, tensor format, codecs);
   // URLs, size, frame rate and request id come from the start request.
-  StreamPipelineOptions stream_defaults;
+  runtime::StreamPipelineOptions stream_defaults;
 };
 
 class StreamApi {
  public:
-  StreamApi(net::Executor executor, std::shared_ptr<FrameProcessor> processor, StreamApiOptions options = {});
+  StreamApi(net::Executor executor, std::shared_ptr<runtime::FrameProcessor> processor, StreamApiOptions options = {});
   ~StreamApi();
   StreamApi(const StreamApi&) = delete;
   StreamApi& operator=(const StreamApi&) = delete;
@@ -51,7 +51,7 @@ class StreamApi {
 
   StreamState& state() { return state_; }
   const StreamApiOptions& options() const { return options_; }
-  std::shared_ptr<StreamPipeline> current_stream() const { return current_; }
+  std::shared_ptr<runtime::StreamPipeline> current_stream() const { return current_; }
 
  private:
   net::awaitable<ApiResponse> start_stream(const ApiRequest& request);
@@ -61,10 +61,10 @@ class StreamApi {
   ApiResponse health() const;
   ApiResponse version() const;
   ApiResponse hardware(bool stats) const;
-  Json current_state() const { return state_.health_status(); }
+  util::Json current_state() const { return state_.health_status(); }
 
   net::Executor executor_;
-  std::shared_ptr<FrameProcessor> processor_;
+  std::shared_ptr<runtime::FrameProcessor> processor_;
   StreamApiOptions options_;
   std::string prefix_;  // route_prefix without its trailing slash
   StreamState state_;
@@ -73,7 +73,7 @@ class StreamApi {
   net::AsyncSignal loading_done_;
   std::thread loader_;
 
-  std::shared_ptr<StreamPipeline> current_;
+  std::shared_ptr<runtime::StreamPipeline> current_;
   std::optional<StreamStartRequest> current_params_;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

@@ -21,7 +21,7 @@ struct StreamServerOptions {
 
 class StreamServer {
  public:
-  StreamServer(std::shared_ptr<FrameProcessor> processor, StreamServerOptions options = {});
+  StreamServer(std::shared_ptr<runtime::FrameProcessor> processor, StreamServerOptions options = {});
   ~StreamServer();
   StreamServer(const StreamServer&) = delete;
   StreamServer& operator=(const StreamServer&) = delete;

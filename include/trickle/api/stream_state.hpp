@@ -34,9 +34,9 @@ class StreamState {
   // What /health answers: ERROR, OK (a stream or client active), IDLE (ready), LOADING.
   std::string health_status() const;
   // get_state(): {"status", "pipeline_ready", "shutdown_initiated", "error"}.
-  Json get_state() const;
+  util::Json get_state() const;
   // get_pipeline_state(), the body of /stream/status before the client fields.
-  Json get_pipeline_state() const;
+  util::Json get_pipeline_state() const;
 
  private:
   PipelineState state_ = PipelineState::loading;

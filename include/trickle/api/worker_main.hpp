@@ -12,7 +12,7 @@
 
 namespace trickle::api {
 
-using ProcessorFactory = std::function<std::shared_ptr<FrameProcessor>()>;
+using ProcessorFactory = std::function<std::shared_ptr<runtime::FrameProcessor>()>;
 
 // `--streams N` serves N streams at once from this process: N StreamServers (each upstream's
 // one-stream REST API, on ports port, port + 1, ...; with --port 0 each picks a free one), each
@@ -21,6 +21,6 @@ using ProcessorFactory = std::function<std::shared_ptr<FrameProcessor>()>;
 int run_worker(int argc, char** argv, ProcessorFactory make_processor, const char* description);
 
 // One processor instance: the worker serves one stream (--streams above 1 is refused).
-int run_worker(int argc, char** argv, std::shared_ptr<FrameProcessor> processor, const char* description);
+int run_worker(int argc, char** argv, std::shared_ptr<runtime::FrameProcessor> processor, const char* description);
 
 }  // namespace trickle::api

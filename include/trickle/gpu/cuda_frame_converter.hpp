@@ -18,7 +18,7 @@ namespace trickle::gpu {
 
 class CudaFrameConverter {
  public:
-  CudaFrameConverter(VideoTensorFormat format, int device_index, std::size_t pool_idle_buffers = 8);
+  CudaFrameConverter(media::VideoTensorFormat format, int device_index, std::size_t pool_idle_buffers = 8);
   ~CudaFrameConverter();
   CudaFrameConverter(const CudaFrameConverter&) = delete;
   CudaFrameConverter& operator=(const CudaFrameConverter&) = delete;
@@ -28,10 +28,10 @@ class CudaFrameConverter {
 
   // The tensor is complete when this returns (the work is synchronised on our stream), so any
   // consumer stream may read it: the DLPack capsule carries no event to wait on.
-  tl::expected<Tensor, MediaError> convert(const AVFrame& frame);
+  tl::expected<tensor::Tensor, media::MediaError> convert(const AVFrame& frame);
 
  private:
-  VideoTensorFormat format_;
+  media::VideoTensorFormat format_;
   int device_index_ = 0;
   CudaBufferPool pool_;
   void* stream_ = nullptr;  // cudaStream_t, created on first use

@@ -23,7 +23,7 @@ class CudaBufferPool {
 
   // A contiguous, uninitialised tensor on CUDA device `device_index`; an idle buffer of the same
   // size when there is one. Tensors may outlive the pool (their memory is then simply freed).
-  tl::expected<Tensor, std::string> acquire(Tensor::Shape shape, DType dtype, int device_index);
+  tl::expected<tensor::Tensor, std::string> acquire(tensor::Tensor::Shape shape, tensor::DType dtype, int device_index);
 
   struct State;
 
@@ -33,6 +33,6 @@ class CudaBufferPool {
 
 // A CPU tensor with the same shape, strides and values (the strided span is copied as it is).
 // CPU tensors come back unchanged.
-tl::expected<Tensor, std::string> copy_to_host(const Tensor& tensor);
+tl::expected<tensor::Tensor, std::string> copy_to_host(const tensor::Tensor& tensor);
 
 }  // namespace trickle::gpu

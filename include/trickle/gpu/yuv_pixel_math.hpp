@@ -103,15 +103,15 @@ TRICKLE_HOST_DEVICE Rgb8 yuv_to_rgb(int y, int u, int v, YuvColour colour) {
 
 // RGB levels → Y'CbCr (colour_levels.hpp), with the matrix the stream is tagged with.
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_luma(int r, int g, int b, ColourMatrix matrix) {
-  return clamp_level(ycbcr_luma(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
+  return clamp_level(media::ycbcr_luma(r, g, b, media::ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_cb(int r, int g, int b, ColourMatrix matrix) {
-  return clamp_level(ycbcr_cb(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
+  return clamp_level(media::ycbcr_cb(r, g, b, media::ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 TRICKLE_HOST_DEVICE std::uint8_t rgb_to_cr(int r, int g, int b, ColourMatrix matrix) {
-  return clamp_level(ycbcr_cr(r, g, b, ycbcr_weights(matrix == ColourMatrix::bt709)));
+  return clamp_level(media::ycbcr_cr(r, g, b, media::ycbcr_weights(matrix == ColourMatrix::bt709)));
 }
 
 // One element of an RgbView as a level.
@@ -120,7 +120,7 @@ TRICKLE_HOST_DEVICE int level_at(const RgbView& view, int row, int column, int c
   if (view.type == PixelType::uint8) {
     return static_cast<const std::uint8_t*>(view.data)[offset];
   }
-  return float_to_level(static_cast<const float*>(view.data)[offset]);
+  return media::float_to_level(static_cast<const float*>(view.data)[offset]);
 }
 
 TRICKLE_HOST_DEVICE Rgb8 rgb_at(const RgbView& view, int row, int column) {
@@ -148,7 +148,7 @@ TRICKLE_HOST_DEVICE void store_level(const RgbView& view, int row, int column, i
 
 // Output pixel (column, row) of a source picture fitted to the target by upstream's rule: scaled
 // to cover `geometry`'s size, then the target box cut out of the centre (outside: black).
-TRICKLE_HOST_DEVICE Rgb8 cover_pixel(const Nv12View& source, const CoverCrop& geometry, int column, int row,
+TRICKLE_HOST_DEVICE Rgb8 cover_pixel(const Nv12View& source, const media::CoverCrop& geometry, int column, int row,
                                      YuvColour colour) {
   const int scaled_x = column + geometry.crop_x;
   const int scaled_y = row + geometry.crop_y;
@@ -187,7 +187,7 @@ TRICKLE_HOST_DEVICE void nv12_block(const RgbView& source, const Nv12Image& targ
       }
     }
   }
-  const int r = block_average(sum_r), g = block_average(sum_g), b = block_average(sum_b);
+  const int r = media::block_average(sum_r), g = media::block_average(sum_g), b = media::block_average(sum_b);
   std::uint8_t* uv = target.uv + static_cast<std::int64_t>(block_row) * target.uv_pitch + 2 * block_column;
   uv[0] = rgb_to_cb(r, g, b, matrix);
   uv[1] = rgb_to_cr(r, g, b, matrix);

@@ -20,7 +20,7 @@ extern "C" {
 #include <libswresample/swresample.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 class AudioRechunker {
  public:
@@ -59,4 +59,4 @@ class AudioRechunker {
   std::int64_t fifo_start_pts_ = 0;  // of the oldest queued sample, in 1/sample_rate
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

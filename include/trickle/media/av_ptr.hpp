@@ -12,7 +12,7 @@ extern "C" {
 #include <libavutil/mem.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 struct AvPacketDeleter {
   void operator()(AVPacket* packet) const noexcept { av_packet_free(&packet); }
@@ -64,4 +64,4 @@ struct AvIoContextDeleter {
 };
 using AvIoContextPtr = std::unique_ptr<AVIOContext, AvIoContextDeleter>;
 
-}  // namespace trickle
+}  // namespace trickle::media

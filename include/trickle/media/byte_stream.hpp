@@ -13,7 +13,7 @@
 #include <span>
 #include <vector>
 
-namespace trickle {
+namespace trickle::media {
 
 class ByteStream {
  public:
@@ -63,4 +63,4 @@ class ByteStream {
   bool aborted_ = false;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

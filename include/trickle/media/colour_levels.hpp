@@ -15,7 +15,7 @@
 #define TRICKLE_HOST_DEVICE inline
 #endif
 
-namespace trickle {
+namespace trickle::media {
 
 // A float in [0, 1] to its level. On the device the intrinsics keep nvcc from fusing the multiply
 // and the add, which would round once where the host rounds twice.
@@ -60,4 +60,4 @@ TRICKLE_HOST_DEVICE int ycbcr_cr(int r, int g, int b, const YcbcrWeights& w) {
 // The chroma of a 2x2 block is taken from its average colour, rounded.
 TRICKLE_HOST_DEVICE int block_average(int sum_of_four) { return (sum_of_four + 2) >> 2; }
 
-}  // namespace trickle
+}  // namespace trickle::media

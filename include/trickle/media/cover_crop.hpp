@@ -5,7 +5,7 @@
 // then cut the target box out of the centre. Computed with upstream's float arithmetic so the
 // sizes agree to the pixel.
 
-namespace trickle {
+namespace trickle::media {
 
 struct CoverCrop {
   int scaled_width = 0;  // size the source is scaled to
@@ -39,4 +39,4 @@ inline CoverCrop cover_crop(int source_width, int source_height, int target_widt
   return result;
 }
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace trickle {
+namespace trickle::media {
 
 struct MediaError {
   // The negative AVERROR code libav returned, or 0 when the failure was detected by our code.
@@ -20,4 +20,4 @@ MediaError media_error_from_av(int av_code, std::string_view what);
 // For failures that did not come from a libav call.
 MediaError media_error(std::string_view what);
 
-}  // namespace trickle
+}  // namespace trickle::media

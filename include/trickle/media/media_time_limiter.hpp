@@ -4,7 +4,7 @@
 // wall clock, so the same input always yields the same frames whatever the decoding speed; the
 // arithmetic (double seconds, += interval) is upstream's so accept/drop decisions match it.
 
-namespace trickle {
+namespace trickle::media {
 
 class MediaTimeLimiter {
  public:
@@ -33,4 +33,4 @@ class MediaTimeLimiter {
   double next_time_ = 0.0;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

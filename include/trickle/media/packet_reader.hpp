@@ -11,7 +11,7 @@
 #include "trickle/media/av_ptr.hpp"
 #include "trickle/media/media_error.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 class PacketReader {
  public:
@@ -48,4 +48,4 @@ std::optional<double> packet_time_seconds(const AVPacket& packet, AVRational tim
 // file order, which makes it the clock to pace real-time sending by.
 std::optional<double> packet_decode_time_seconds(const AVPacket& packet, AVRational time_base);
 
-}  // namespace trickle
+}  // namespace trickle::media

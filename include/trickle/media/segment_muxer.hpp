@@ -15,7 +15,7 @@
 #include "trickle/media/media_error.hpp"
 #include "trickle/media/segment_sink.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 class SegmentMuxer {
  public:
@@ -69,4 +69,4 @@ class SegmentMuxer {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

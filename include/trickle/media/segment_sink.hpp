@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <span>
 
-namespace trickle {
+namespace trickle::media {
 
 class SegmentSink {
  public:
@@ -21,4 +21,4 @@ class SegmentSink {
   virtual void on_segment_end(int64_t index) = 0;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -18,7 +18,7 @@
 #include "trickle/media/stream_metadata.hpp"
 #include "trickle/media/video_frame_converter.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 enum class DecoderThreading { slice, frame, frame_and_slice };
 
@@ -54,7 +54,7 @@ struct StreamDecoderOptions {
   // With cuda_decode: makes the tensor of a picture that is on the GPU (NV12), on the GPU (the
   // runtime sets gpu::CudaFrameConverter here for CUDA frames). Unset: pictures are copied to the
   // host and converted there.
-  std::function<tl::expected<Tensor, MediaError>(const AVFrame&)> gpu_picture;
+  std::function<tl::expected<tensor::Tensor, MediaError>(const AVFrame&)> gpu_picture;
   std::size_t avio_buffer_bytes = 32 * 1024;
   std::size_t tensor_pool_idle_buffers = 8;
 };
@@ -109,4 +109,4 @@ class StreamDecoder {
   StreamDecoderStats stats_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

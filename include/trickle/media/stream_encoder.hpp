@@ -22,7 +22,7 @@ extern "C" {
 #include <libavutil/rational.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 struct StreamEncoderOptions {
   std::string video_codec = "libx264";
@@ -45,7 +45,7 @@ struct StreamEncoderOptions {
   bool prefer_nvenc = false;
   // Brings a CUDA tensor to host memory (the runtime sets gpu::copy_to_host in CUDA builds).
   // Unset, a CUDA tensor is refused as unreadable, like any other tensor the encoder cannot read.
-  std::function<tl::expected<Tensor, MediaError>(const Tensor&)> to_host;
+  std::function<tl::expected<tensor::Tensor, MediaError>(const tensor::Tensor&)> to_host;
 };
 
 struct StreamEncoderStats {
@@ -87,7 +87,7 @@ class StreamEncoder {
   // One processed frame, at pts in time_base (normally the decoded input frame's). An unusable
   // tensor is an error value and the stream goes on; so is a frame dropped for a counted reason
   // other than A/V sync. After a failure of the encoder or muxer itself, every call fails.
-  tl::expected<void, MediaError> encode_video(const Tensor& tensor, std::int64_t pts, AVRational time_base);
+  tl::expected<void, MediaError> encode_video(const tensor::Tensor& tensor, std::int64_t pts, AVRational time_base);
   // One audio frame as the decoder hands it out (any rate, layout and sample format; resampled
   // to 48 kHz mono).
   tl::expected<void, MediaError> encode_audio(const DecodedAudioFrame& frame);
@@ -108,4 +108,4 @@ class StreamEncoder {
   std::unique_ptr<Impl> impl_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -11,7 +11,7 @@ extern "C" {
 #include <libavutil/rational.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 
 struct VideoStreamMetadata {
   std::string codec;  // decoder name, e.g. "h264"
@@ -42,4 +42,4 @@ struct StreamMetadata {
   std::optional<AudioStreamMetadata> audio;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -14,7 +14,7 @@
 #include "trickle/media/media_error.hpp"
 #include "trickle/tensor/tensor.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 struct RgbSize {
   int width = 0;
@@ -24,13 +24,13 @@ struct RgbSize {
 // The picture in a processor's output, as an [H, W, C] view of the same memory, when the encoder
 // can read it: CPU tensors [1, H, W, C] or [H, W, C] with C in {1, 3, 4}, float32 or uint8, any
 // strides, at most 16384 pixels on a side. Anything else is an error naming the problem.
-tl::expected<Tensor, MediaError> encodable_picture(const Tensor& tensor);
+tl::expected<tensor::Tensor, MediaError> encodable_picture(const tensor::Tensor& tensor);
 
 // Accepts CPU tensors [1, H, W, C] or [H, W, C] with C in {1, 3, 4}, float32 (values in [0, 1],
 // scaled by 255, rounded and clamped) or uint8 (used as is), with any strides. One channel is
 // replicated to grey RGB; a fourth (alpha) is dropped. Writes H * W * 3 bytes, rows of W * 3 with
 // no padding, into `rgb` (resized; reuse it across frames to avoid reallocation). Anything else
 // (CHW, other ranks, C = 2, other dtypes, zero size, CUDA memory) is an error naming the problem.
-tl::expected<RgbSize, MediaError> tensor_to_rgb24(const Tensor& tensor, std::vector<std::uint8_t>& rgb);
+tl::expected<RgbSize, MediaError> tensor_to_rgb24(const tensor::Tensor& tensor, std::vector<std::uint8_t>& rgb);
 
-}  // namespace trickle
+}  // namespace trickle::media

@@ -10,7 +10,7 @@
 
 #include "trickle/tensor/tensor.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 // Where the converted picture goes: three planes, e.g. an AVFrame's. Width and height are even.
 struct Yuv420Planes {
@@ -29,6 +29,6 @@ struct Yuv420Planes {
 // is converted. Levels as colour_levels.hpp defines them: BT.601 "TV" range, what libswscale and
 // x264 assume when nothing else is said; chroma from each 2x2 block's average colour. `scratch`
 // holds six rows of levels and is reused across calls.
-void tensor_to_yuv420(const Tensor& picture, const Yuv420Planes& out, std::vector<std::int16_t>& scratch);
+void tensor_to_yuv420(const tensor::Tensor& picture, const Yuv420Planes& out, std::vector<std::int16_t>& scratch);
 
-}  // namespace trickle
+}  // namespace trickle::media

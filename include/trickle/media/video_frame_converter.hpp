@@ -19,13 +19,13 @@
 
 struct SwsContext;
 
-namespace trickle {
+namespace trickle::media {
 
 struct VideoTensorFormat {
   int width = 512;
   int height = 512;
   // float32 (upstream's k/255) or uint8 (raw levels, 4x less memory); others are refused.
-  DType dtype = DType::float32;
+  tensor::DType dtype = tensor::DType::float32;
   // [1, H, W, 3] like upstream; false gives [H, W, 3].
   bool batch_dim = true;
 };
@@ -40,7 +40,7 @@ class VideoFrameConverter {
   const VideoTensorFormat& format() const { return format_; }
 
   // The tensor comes from this converter's pool; its buffer returns there when released.
-  tl::expected<Tensor, MediaError> convert(const AVFrame& frame);
+  tl::expected<tensor::Tensor, MediaError> convert(const AVFrame& frame);
 
  private:
   struct SwsDeleter {
@@ -50,11 +50,11 @@ class VideoFrameConverter {
   tl::expected<void, MediaError> prepare_scaler(const AVFrame& frame, int width, int height, AVPixelFormat output);
 
   VideoTensorFormat format_;
-  TensorPool pool_;
+  tensor::TensorPool pool_;
   std::unique_ptr<SwsContext, SwsDeleter> scaler_;
   // The scaled RGBA (or unscaled RGB) picture when it cannot be written into the output tensor
   // directly; kept between frames so steady state allocates nothing.
   std::vector<std::uint8_t> scratch_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

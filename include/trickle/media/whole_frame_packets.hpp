@@ -13,7 +13,7 @@
 
 #include "trickle/media/av_ptr.hpp"
 
-namespace trickle {
+namespace trickle::media {
 
 class WholeFramePackets {
  public:
@@ -35,4 +35,4 @@ class WholeFramePackets {
   AvPacketPtr held_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::media

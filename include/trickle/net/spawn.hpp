@@ -30,7 +30,7 @@ void spawn(const Executor& executor, Work&& work, const char* what, OnFailure on
   asio::co_spawn(executor, std::forward<Work>(work),
                  [what, on_failure = std::move(on_failure)](std::exception_ptr error) mutable {
                    if (!error) return;
-                   spdlog::error("{} failed: {}", what, exception_message(error));
+                   spdlog::error("{} failed: {}", what, util::exception_message(error));
                    on_failure(error);
                  });
 }

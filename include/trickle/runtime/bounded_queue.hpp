@@ -11,7 +11,7 @@
 #include <mutex>
 #include <optional>
 
-namespace trickle {
+namespace trickle::runtime {
 
 template <typename T>
 class BoundedQueue {
@@ -124,4 +124,4 @@ class BoundedQueue {
   bool closed_ = false;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -10,7 +10,7 @@
 
 #include "trickle/util/python_json.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 class FpsMeter {
  public:
@@ -21,7 +21,7 @@ class FpsMeter {
   void record(Direction direction);
   double fps(Direction direction) const;
   // {"ingress_video_fps", "ingress_audio_fps", "egress_video_fps", "egress_audio_fps"}
-  Json stats() const;
+  util::Json stats() const;
   void reset();
 
  private:
@@ -34,4 +34,4 @@ class FpsMeter {
   std::deque<Clock::time_point> stamps_[4];
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -12,18 +12,18 @@
 
 #include "trickle/media/decoded_frame.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 // A decoded frame as the processor sees it: by default [1, H, W, 3] float32 RGB in [0, 1].
-using VideoFrame = DecodedVideoFrame;
-using AudioFrame = DecodedAudioFrame;
+using VideoFrame = media::DecodedVideoFrame;
+using AudioFrame = media::DecodedAudioFrame;
 
 class FrameProcessor {
  public:
   virtual ~FrameProcessor() = default;
 
   // Once, before the server reports IDLE; an exception puts the server in ERROR for good.
-  virtual void load_model(const Json& /*kwargs*/) {}
+  virtual void load_model(const util::Json& /*kwargs*/) {}
 
   // The frame to publish, or nullopt for none (the loading overlay decides what is shown then).
   // The output tensor may have any layout the encoder accepts: [1,H,W,C] or [H,W,C], C in 1, 3, 4,
@@ -35,11 +35,18 @@ class FrameProcessor {
   virtual std::vector<AudioFrame> process_audio(AudioFrame frame) { return {std::move(frame)}; }
 
   // /stream/params bodies and control-channel messages, whole.
-  virtual void update_params(const Json& /*params*/) {}
+  virtual void update_params(const util::Json& /*params*/) {}
 
   // Around each stream: the start request's `params` object (or {}), and the end.
-  virtual void on_stream_start(const Json& /*params*/) {}
+  virtual void on_stream_start(const util::Json& /*params*/) {}
   virtual void on_stream_stop() {}
 };
 
+}  // namespace trickle::runtime
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using runtime::AudioFrame;
+using runtime::FrameProcessor;
+using runtime::VideoFrame;
 }  // namespace trickle

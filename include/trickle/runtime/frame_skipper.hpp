@@ -12,7 +12,7 @@
 #include <functional>
 #include <optional>
 
-namespace trickle {
+namespace trickle::runtime {
 
 struct FrameSkipConfig {
   std::optional<double> target_fps;  // none: follow the ingress rate (no ratio skipping)
@@ -49,4 +49,4 @@ class AdaptiveFrameSkipper {
   Clock::time_point last_adaptation_ = Clock::now();
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -11,7 +11,7 @@
 
 #include "trickle/util/python_json.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 class LatencyHistogram {
  public:
@@ -25,7 +25,7 @@ class LatencyHistogram {
     double p50_ms = 0, p90_ms = 0, p99_ms = 0, max_ms = 0;  // over the recent window
   };
   Summary summary() const;
-  Json to_json() const;
+  util::Json to_json() const;
 
  private:
   const std::size_t window_;
@@ -35,4 +35,4 @@ class LatencyHistogram {
   std::int64_t count_ = 0;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -13,7 +13,7 @@
 
 #include "trickle/media/decoded_frame.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 enum class OverlayMode { progressbar, passthrough };
 
@@ -29,8 +29,9 @@ struct OverlayConfig {
 // The card at the size of `original` ((1,)H,W,C in any dtype): an [H, W, 3] float32 frame with
 // the original's pts and time base, like upstream's build_frame_overlay. nullopt when the
 // original has no usable size or progress is outside [0, 1].
-std::optional<DecodedVideoFrame> render_loading_overlay(const DecodedVideoFrame& original, std::int64_t frame_counter,
-                                                        std::optional<double> progress);
+std::optional<media::DecodedVideoFrame> render_loading_overlay(const media::DecodedVideoFrame& original,
+                                                               std::int64_t frame_counter,
+                                                               std::optional<double> progress);
 
 class OverlayController {
  public:
@@ -38,8 +39,8 @@ class OverlayController {
 
   // The frame to publish for `original` given what the processor returned (nullopt: nothing),
   // or nullopt to publish nothing.
-  std::optional<DecodedVideoFrame> update_and_apply(const DecodedVideoFrame& original,
-                                                    std::optional<DecodedVideoFrame> processed);
+  std::optional<media::DecodedVideoFrame> update_and_apply(const media::DecodedVideoFrame& original,
+                                                           std::optional<media::DecodedVideoFrame> processed);
 
   void set_manual_loading(bool active);
   // Manual loading means the processor is not even called (upstream's should_skip_processing).
@@ -62,4 +63,4 @@ class OverlayController {
   int consecutive_received_frames_ = 0;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

@@ -18,10 +18,10 @@
 
 #include "trickle/runtime/frame_processor.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 struct ParamsUpdate {
-  Json params;
+  util::Json params;
   // Called on the processing thread once applied (nullptr) or failed (the exception).
   std::function<void(std::exception_ptr)> done;
 };
@@ -77,4 +77,4 @@ class ProcessorInbox {
   Counters counters_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

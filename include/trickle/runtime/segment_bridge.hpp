@@ -15,9 +15,9 @@
 
 #include "trickle/media/segment_sink.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
-class SegmentBridge final : public SegmentSink {
+class SegmentBridge final : public media::SegmentSink {
  public:
   struct Begin {
     std::int64_t index;
@@ -63,4 +63,4 @@ class SegmentBridge final : public SegmentSink {
   bool aborted_ = false;
 };
 
-}  // namespace trickle
+}  // namespace trickle::runtime

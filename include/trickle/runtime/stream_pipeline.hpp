@@ -32,7 +32,7 @@
 #include "trickle/tensor/dtype.hpp"
 #include "trickle/util/python_json.hpp"
 
-namespace trickle {
+namespace trickle::runtime {
 
 struct StreamPipelineOptions {
   // Blank URLs leave that channel out, as upstream does.
@@ -50,7 +50,7 @@ struct StreamPipelineOptions {
   FrameSkipConfig frame_skip;
   OverlayConfig overlay;
   // Opt-in cheaper frames: uint8 instead of float32, [H, W, 3] instead of [1, H, W, 3].
-  DType video_dtype = DType::float32;
+  tensor::DType video_dtype = tensor::DType::float32;
   bool video_batch_dim = true;
   std::size_t video_queue_size = 300;   // upstream's max_queue_size
   std::size_t audio_queue_size = 1200;  // 4x, as upstream
@@ -66,7 +66,7 @@ struct StreamPipelineOptions {
   // GPU frames: cuda hands the processor CUDA tensors made from NVDEC's surfaces by our kernel
   // (implies gpu_decode). Where the build, the GPU or NVDEC is missing, the processor gets CPU
   // frames and the log says why. Results may be CUDA or CPU tensors.
-  Device video_device = Device::cpu();
+  tensor::Device video_device = tensor::Device::cpu();
   // DELETE the output channel once the input has ended and everything was published, so its
   // readers see the end (upstream never does, docs/compatibility.md Q21).
   bool close_output_at_end = true;
@@ -76,8 +76,8 @@ struct StreamPipelineOptions {
   // and hands results to push_output(). Control messages go to on_control instead of the inbox.
   bool external_processing = false;
   std::function<void()> on_input_ready;
-  std::function<void(Json)> on_control;
-  Json start_params = Json::object();  // handed to on_stream_start
+  std::function<void(util::Json)> on_control;
+  util::Json start_params = util::Json::object();  // handed to on_stream_start
 };
 
 class StreamPipeline {
@@ -105,13 +105,13 @@ class StreamPipeline {
 
   // From any thread. max_framerate applies to the decoder at once; the whole dict then goes to
   // the processor's update_params on its thread, and `done` learns how that went.
-  void update_params(Json params, std::function<void(std::exception_ptr)> done = {});
+  void update_params(util::Json params, std::function<void(std::exception_ptr)> done = {});
   void set_manual_loading(bool active);
   void set_target_fps(std::optional<double> target_fps);
   // Queued for the data channel (posted every send_data_interval as a JSON array + "\n").
   void publish_data(std::string item);
   // One events-channel segment: {"event": event, "queue_event_type": queue_event_type}.
-  void emit_event(Json event, std::string queue_event_type = "ai_stream_events");
+  void emit_event(util::Json event, std::string queue_event_type = "ai_stream_events");
 
   // External processing only, from any thread. try_pop_input never blocks: nullopt when nothing
   // is queued, with *ended set once the input is over (or the stream stopped) for good.
@@ -129,9 +129,9 @@ class StreamPipeline {
   void set_max_framerate(int fps);
 
   // {"ingress_video_fps", ...} as upstream's FPSMeter.
-  Json fps_stats() const;
+  util::Json fps_stats() const;
   // Counters, drops, queue sizes and per-stage latency.
-  Json stats() const;
+  util::Json stats() const;
 
   struct Impl;
 
@@ -142,4 +142,4 @@ class StreamPipeline {
 // Milliseconds since the Unix epoch, as upstream's event timestamps.
 std::int64_t unix_time_ms();
 
-}  // namespace trickle
+}  // namespace trickle::runtime

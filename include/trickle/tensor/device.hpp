@@ -5,7 +5,7 @@
 
 #include <cstdint>
 
-namespace trickle {
+namespace trickle::tensor {
 
 enum class DeviceKind : std::uint8_t { cpu, cuda };
 
@@ -22,4 +22,9 @@ struct Device {
   bool operator==(const Device&) const = default;
 };
 
+}  // namespace trickle::tensor
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using tensor::Device;
 }  // namespace trickle

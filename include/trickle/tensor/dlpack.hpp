@@ -7,7 +7,7 @@
 
 #include <trickle/tensor/tensor.hpp>
 
-namespace trickle {
+namespace trickle::tensor {
 
 // Exports without copying. The returned manager holds a share of the storage until its deleter
 // runs; the caller (or whoever it hands the manager to) must call that deleter exactly once.
@@ -22,4 +22,4 @@ DLManagedTensor* to_dlpack(const Tensor& tensor);
 // added to the data pointer.
 Tensor from_dlpack(DLManagedTensor* managed);
 
-}  // namespace trickle
+}  // namespace trickle::tensor

@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace trickle {
+namespace trickle::tensor {
 
 enum class DType : std::uint8_t { uint8, int16, int32, int64, float16, float32, float64 };
 
@@ -59,4 +59,9 @@ struct DTypeOf<double> {
 template <typename T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 
+}  // namespace trickle::tensor
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using tensor::DType;
 }  // namespace trickle

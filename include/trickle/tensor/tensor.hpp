@@ -16,7 +16,7 @@
 #include <trickle/tensor/device.hpp>
 #include <trickle/tensor/dtype.hpp>
 
-namespace trickle {
+namespace trickle::tensor {
 
 class Tensor {
  public:
@@ -107,4 +107,9 @@ class Tensor {
 // Addition: contiguous (row-major) strides, in elements, for `shape`.
 Tensor::Shape contiguous_strides(const Tensor::Shape& shape);
 
+}  // namespace trickle::tensor
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using tensor::Tensor;
 }  // namespace trickle

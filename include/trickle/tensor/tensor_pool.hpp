@@ -9,7 +9,7 @@
 
 #include <trickle/tensor/tensor.hpp>
 
-namespace trickle {
+namespace trickle::tensor {
 
 class TensorPool {
  public:
@@ -38,4 +38,4 @@ class TensorPool {
   std::shared_ptr<State> state_;
 };
 
-}  // namespace trickle
+}  // namespace trickle::tensor

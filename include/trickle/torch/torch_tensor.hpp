@@ -12,7 +12,7 @@
 
 #include "trickle/tensor/dlpack.hpp"
 
-namespace trickle {
+namespace trickle::tensor {
 
 // The at::Tensor keeps the engine's buffer alive (a pooled frame returns to its pool once torch
 // lets go of it).
@@ -21,4 +21,10 @@ inline at::Tensor to_torch(const Tensor& tensor) { return at::fromDLPack(to_dlpa
 // The engine Tensor keeps torch's storage alive.
 inline Tensor from_torch(const at::Tensor& tensor) { return from_dlpack(at::toDLPack(tensor)); }
 
+}  // namespace trickle::tensor
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using tensor::from_torch;
+using tensor::to_torch;
 }  // namespace trickle

@@ -11,7 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <tl/expected.hpp>
 
-namespace trickle {
+namespace trickle::util {
 
 // Objects keep their keys in insertion order, like Python dicts.
 using Json = nlohmann::ordered_json;
@@ -25,4 +25,11 @@ std::string python_json_dumps(const Json& value);
 // code points, as Python's do. NaN, Infinity and -Infinity are accepted, as json.loads does.
 tl::expected<Json, std::string> python_json_loads(std::string_view text);
 
+}  // namespace trickle::util
+
+// Also in trickle::, the names a worker's author writes (docs/architecture.md, "Namespaces").
+namespace trickle {
+using util::Json;
+using util::python_json_dumps;
+using util::python_json_loads;
 }  // namespace trickle

@@ -6,7 +6,7 @@
 #include <exception>
 #include <string>
 
-namespace trickle {
+namespace trickle::util {
 
 // ASCII lower case (what Python's str.lower() does for the ASCII inputs we compare).
 inline std::string ascii_lowercase(std::string s) {
@@ -25,4 +25,4 @@ inline std::string exception_message(std::exception_ptr error) {
   }
 }
 
-}  // namespace trickle
+}  // namespace trickle::util

@@ -10,7 +10,7 @@
 #include <pthread.h>
 #endif
 
-namespace trickle {
+namespace trickle::util {
 
 inline void name_this_thread(std::string_view name) {
 #if defined(__linux__)
@@ -22,4 +22,4 @@ inline void name_this_thread(std::string_view name) {
 #endif
 }
 
-}  // namespace trickle
+}  // namespace trickle::util

@@ -10,7 +10,7 @@
 #include "trickle/net/tls.hpp"
 #include "trickle/net/url.hpp"
 
-namespace trickle {
+namespace trickle::util {
 
 // --ca FILE and --verify-tls. `tls` starts from the environment (TRICKLE_CA_BUNDLE,
 // TRICKLE_TLS_VERIFY); the flags can only turn checks on.
@@ -31,4 +31,4 @@ inline void log_tls_choice(const std::string& url, const net::TlsClientOptions& 
   if (auto parsed = net::Url::parse(url); parsed && parsed->secure) spdlog::info("{}: {}", url, tls.describe());
 }
 
-}  // namespace trickle
+}  // namespace trickle::util

@@ -17,15 +17,15 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class Recorder : public FrameProcessor {
+class Recorder : public runtime::FrameProcessor {
  public:
-  void load_model(const Json&) override {
+  void load_model(const util::Json&) override {
     std::unique_lock lock(mutex);
     released.wait(lock, [&] { return load_released; });
     if (fail_load) throw std::runtime_error("weights missing");
   }
-  std::optional<VideoFrame> process_video(VideoFrame frame) override { return frame; }
-  void update_params(const Json& params) override {
+  std::optional<runtime::VideoFrame> process_video(runtime::VideoFrame frame) override { return frame; }
+  void update_params(const util::Json& params) override {
     if (params.contains("explode")) throw std::runtime_error("bad param");
     std::lock_guard lock(mutex);
     last_params = params;
@@ -40,7 +40,7 @@ class Recorder : public FrameProcessor {
   std::mutex mutex;
   std::condition_variable released;
   bool load_released = false, fail_load = false;
-  Json last_params;
+  util::Json last_params;
 };
 
 ApiRequest post(std::string path, std::string body, std::string type = "application/json") {
@@ -48,8 +48,8 @@ ApiRequest post(std::string path, std::string body, std::string type = "applicat
 }
 ApiRequest get(std::string path) { return ApiRequest{"GET", std::move(path), "", ""}; }
 
-Json body_of(const ApiResponse& response) {
-  auto json = python_json_loads(response.body);
+util::Json body_of(const ApiResponse& response) {
+  auto json = util::python_json_loads(response.body);
   BOOST_REQUIRE_MESSAGE(json, response.body);
   return *json;
 }
@@ -149,7 +149,7 @@ BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
         BOOST_TEST(status["client_active"] == true);
         BOOST_TEST(status["client_running"] == true);
         BOOST_TEST(status["current_params"] ==
-                   (Json{{"subscribe_url", nullptr}, {"publish_url", nullptr}, {"gateway_request_id", "g1"}}));
+                   (util::Json{{"subscribe_url", nullptr}, {"publish_url", nullptr}, {"gateway_request_id", "g1"}}));
         BOOST_TEST(status["fps"].size() == 4u);
 
         // Params reach the processor before the answer; a processor failure makes ERROR (docs/compatibility.md Q15).
@@ -157,7 +157,7 @@ BOOST_AUTO_TEST_CASE(lifecycle_routes_and_messages) {
         BOOST_TEST(updated.body == R"({"status": "success", "message": "Parameters updated successfully"})");
         {
           std::lock_guard lock(processor->mutex);
-          BOOST_TEST(processor->last_params == (Json{{"prompt", "cat"}, {"width", 64}, {"height", 64}}));
+          BOOST_TEST(processor->last_params == (util::Json{{"prompt", "cat"}, {"width", 64}, {"height", 64}}));
         }
         auto stopped = co_await api.handle(post("/stream/stop", "ignored"));
         BOOST_TEST(stopped.body == R"({"status": "success", "message": "Stream stopped successfully"})");

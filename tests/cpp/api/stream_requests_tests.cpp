@@ -9,8 +9,8 @@ using namespace trickle;
 using namespace trickle::api;
 
 namespace {
-Json parse(const std::string& text) {
-  auto value = python_json_loads(text);
+util::Json parse(const std::string& text) {
+  auto value = util::python_json_loads(text);
   BOOST_REQUIRE_MESSAGE(value, text);
   return *value;
 }
@@ -90,7 +90,7 @@ BOOST_AUTO_TEST_CASE(valid_start_request_converts_params) {
   BOOST_TEST(request->gateway_request_id == "g");
   BOOST_TEST(*request->subscribe_url == "http://a/in");
   BOOST_TEST(!request->publish_url.has_value());
-  BOOST_TEST(python_json_dumps(*request->params) ==
+  BOOST_TEST(util::python_json_dumps(*request->params) ==
              R"({"width": 64, "height": 64, "x": [1], "max_framerate": 30, "detect_out_resolution": false})");
   auto minimal = validate_stream_start_request(parse(R"({"gateway_request_id": "only"})"));
   BOOST_REQUIRE(minimal);
@@ -120,7 +120,7 @@ BOOST_AUTO_TEST_CASE(params_update_errors_are_plain_value_errors) {
   auto ok = validate_params_update_request(
       parse(R"({"foo": 1, "width": "100", "height": 2.5, "max_framerate": " 3_0 ", "detect_out_resolution": "Yes"})"));
   BOOST_REQUIRE(ok);
-  BOOST_TEST(python_json_dumps(*ok) ==
+  BOOST_TEST(util::python_json_dumps(*ok) ==
              R"({"foo": 1, "width": 100, "height": 2, "max_framerate": 30, "detect_out_resolution": true})");
 }
 

@@ -41,7 +41,7 @@ Difference compare(const std::uint8_t* a, const std::uint8_t* b, std::size_t cou
 
 // The CPU path's answer: an AVFrame over the same planes through VideoFrameConverter (swscale).
 std::vector<std::uint8_t> via_swscale(const test::HostNv12& picture, int width, int height) {
-  AvFramePtr frame = make_av_frame();
+  media::AvFramePtr frame = media::make_av_frame();
   frame->format = AV_PIX_FMT_NV12;
   frame->width = picture.width;
   frame->height = picture.height;
@@ -50,7 +50,7 @@ std::vector<std::uint8_t> via_swscale(const test::HostNv12& picture, int width, 
   frame->linesize[0] = picture.y_pitch;
   frame->linesize[1] = picture.uv_pitch;
   frame->color_range = AVCOL_RANGE_MPEG;
-  VideoFrameConverter converter(VideoTensorFormat{width, height, DType::uint8, false});
+  media::VideoFrameConverter converter(media::VideoTensorFormat{width, height, tensor::DType::uint8, false});
   auto tensor = converter.convert(*frame);
   BOOST_REQUIRE_MESSAGE(tensor.has_value(), (tensor ? "" : tensor.error().message));
   const auto* data = static_cast<const std::uint8_t*>(tensor->data());
@@ -145,10 +145,10 @@ BOOST_AUTO_TEST_CASE(rgb_to_nv12_accepts_every_layout_alike) {
 
   // Out-of-range and NaN floats clamp as the CPU encoder path does.
   std::vector<float> wild = {-1.0f, 2.0f, std::nanf(""), 0.5f};
-  BOOST_TEST(float_to_level(wild[0]) == 0);
-  BOOST_TEST(float_to_level(wild[1]) == 255);
-  BOOST_TEST(float_to_level(wild[2]) == 0);
-  BOOST_TEST(float_to_level(wild[3]) == 128);
+  BOOST_TEST(media::float_to_level(wild[0]) == 0);
+  BOOST_TEST(media::float_to_level(wild[1]) == 255);
+  BOOST_TEST(media::float_to_level(wild[2]) == 0);
+  BOOST_TEST(media::float_to_level(wild[3]) == 128);
 }
 
 // Decode-side then encode-side at the same size: the picture survives within chroma rounding.

@@ -57,9 +57,10 @@ inline std::vector<float> channel_planar(const std::vector<float>& packed, int h
   return planar;
 }
 
-inline Tensor planar_view(std::vector<float>& planar, int height, int width) {
-  return Tensor::from_blob(planar.data(), {height, width, 3}, {width, 1, static_cast<std::int64_t>(height) * width},
-                           DType::float32, Device::cpu(), {});
+inline tensor::Tensor planar_view(std::vector<float>& planar, int height, int width) {
+  return tensor::Tensor::from_blob(planar.data(), {height, width, 3},
+                                   {width, 1, static_cast<std::int64_t>(height) * width}, tensor::DType::float32,
+                                   tensor::Device::cpu(), {});
 }
 
 }  // namespace trickle::test

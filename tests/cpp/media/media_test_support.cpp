@@ -122,12 +122,12 @@ void RecordingSink::on_segment_end(int64_t index) {
   segments.back().ended = true;
 }
 
-tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input, SegmentSink& sink) {
-  auto reader = PacketReader::open(input.string());
+tl::expected<int64_t, media::MediaError> segment_file(const std::filesystem::path& input, media::SegmentSink& sink) {
+  auto reader = media::PacketReader::open(input.string());
   if (!reader) {
     return tl::unexpected(reader.error());
   }
-  auto muxer = SegmentMuxer::create(reader->format_context(), sink);
+  auto muxer = media::SegmentMuxer::create(reader->format_context(), sink);
   if (!muxer) {
     return tl::unexpected(muxer.error());
   }
@@ -210,16 +210,16 @@ void drain(AVCodecContext& decoder, AVFrame& frame, MediaSummary& summary) {
 }  // namespace
 
 MediaSummary summarize(const std::filesystem::path& file) {
-  auto reader = PacketReader::open(file.string());
+  auto reader = media::PacketReader::open(file.string());
   BOOST_REQUIRE_MESSAGE(reader, "cannot open " << file << ": " << (reader ? "" : reader.error().message));
   MediaSummary summary;
-  std::map<int, AvCodecContextPtr> decoders;
+  std::map<int, media::AvCodecContextPtr> decoders;
   auto decoder_for = [&](int index) -> AVCodecContext* {
     if (auto found = decoders.find(index); found != decoders.end()) {
       return found->second.get();
     }
     const AVStream* stream = reader->stream(index);
-    AvCodecContextPtr& decoder = decoders[index];
+    media::AvCodecContextPtr& decoder = decoders[index];
     const AVMediaType type = stream->codecpar->codec_type;
     if (type != AVMEDIA_TYPE_VIDEO && type != AVMEDIA_TYPE_AUDIO) {
       return nullptr;
@@ -234,7 +234,7 @@ MediaSummary summarize(const std::filesystem::path& file) {
     return decoder.get();
   };
 
-  AvFramePtr frame = make_av_frame();
+  media::AvFramePtr frame = media::make_av_frame();
   BOOST_REQUIRE(frame);
   for (;;) {
     auto packet = reader->read_packet();

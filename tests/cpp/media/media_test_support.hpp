@@ -58,7 +58,7 @@ struct RecordedSegment {
 
 // Records what a SegmentMuxer hands its sink, and any breach of the sink protocol
 // (begin/data/end order, consecutive indices).
-class RecordingSink : public SegmentSink {
+class RecordingSink : public media::SegmentSink {
  public:
   void on_segment_begin(int64_t index) override;
   void on_segment_data(std::span<const uint8_t> bytes) override;
@@ -73,7 +73,7 @@ class RecordingSink : public SegmentSink {
 
 // Demuxes and muxes a whole file through PacketReader + SegmentMuxer; returns the muxer's
 // dropped-packet count.
-tl::expected<int64_t, MediaError> segment_file(const std::filesystem::path& input, SegmentSink& sink);
+tl::expected<int64_t, media::MediaError> segment_file(const std::filesystem::path& input, media::SegmentSink& sink);
 
 // Writes each recorded segment to dir/segment_<k>.ts and returns the paths.
 std::vector<std::filesystem::path> write_segments(const std::filesystem::path& dir,

@@ -6,7 +6,7 @@
 #include "media_test_support.hpp"
 #include "trickle/media/packet_reader.hpp"
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 using test::clips;
@@ -124,4 +124,4 @@ BOOST_AUTO_TEST_CASE(garbage_is_an_error) {
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
-}  // namespace trickle
+}  // namespace trickle::media

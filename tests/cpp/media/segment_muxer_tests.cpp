@@ -7,7 +7,7 @@
 #include "trickle/media/packet_reader.hpp"
 #include "trickle/media/segment_muxer.hpp"
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 using test::clips;
@@ -370,4 +370,4 @@ BOOST_AUTO_TEST_CASE(a_throwing_sink_propagates_and_leaves_the_muxer_failed) {
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
-}  // namespace trickle
+}  // namespace trickle::media

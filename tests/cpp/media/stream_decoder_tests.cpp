@@ -22,7 +22,7 @@
 #include "trickle/media/cover_crop.hpp"
 #include "trickle/media/stream_decoder.hpp"
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 using test::run_ffmpeg;
@@ -41,8 +41,8 @@ struct Decoded {
   int metadata_calls = 0;
   std::vector<Frame> video;
   std::vector<DecodedAudioFrame> audio;
-  std::vector<Tensor::Shape> shapes;
-  std::vector<DType> dtypes;
+  std::vector<tensor::Tensor::Shape> shapes;
+  std::vector<tensor::DType> dtypes;
   tl::expected<void, MediaError> result;
   StreamDecoderStats stats;
 };
@@ -53,7 +53,7 @@ Frame to_frame(const DecodedVideoFrame& decoded) {
   frame.time_base = decoded.time_base;
   const auto count = static_cast<std::size_t>(decoded.tensor.numel());
   frame.levels.resize(count);
-  if (decoded.tensor.dtype() == DType::uint8) {
+  if (decoded.tensor.dtype() == tensor::DType::uint8) {
     const auto* data = static_cast<const std::uint8_t*>(decoded.tensor.data());
     std::copy(data, data + count, frame.levels.begin());
     return frame;
@@ -311,8 +311,8 @@ BOOST_AUTO_TEST_CASE(landscape_720p_matches_ffmpeg_scale_and_crop) {
   BOOST_TEST(worst <= 6);
   BOOST_TEST(worst_upstream_route == 0);
   for (std::size_t i = 0; i < out.video.size(); ++i) {
-    BOOST_TEST((out.shapes[i] == Tensor::Shape{1, 512, 512, 3}));
-    BOOST_TEST((out.dtypes[i] == DType::float32));
+    BOOST_TEST((out.shapes[i] == tensor::Tensor::Shape{1, 512, 512, 3}));
+    BOOST_TEST((out.dtypes[i] == tensor::DType::float32));
     BOOST_TEST(out.video[i].exact_levels);
     BOOST_TEST(out.video[i].in_range);
     BOOST_TEST(out.video[i].time_base.num == 1);
@@ -359,8 +359,8 @@ BOOST_AUTO_TEST_CASE(landscape_720p_matches_ffmpeg_scale_and_crop) {
     BOOST_TEST(frame.format == "fltp");
     BOOST_TEST(frame.layout == "mono");
     BOOST_TEST(frame.sample_rate == 48000);
-    BOOST_TEST((frame.samples.shape() == Tensor::Shape{1, frame.nb_samples}));
-    BOOST_TEST((frame.samples.dtype() == DType::float32));
+    BOOST_TEST((frame.samples.shape() == tensor::Tensor::Shape{1, frame.nb_samples}));
+    BOOST_TEST((frame.samples.dtype() == tensor::DType::float32));
     BOOST_TEST(frame.time_base.den == 90000);
     const auto* data = static_cast<const float*>(frame.samples.data());
     for (int i = 0; i < frame.nb_samples; ++i) {
@@ -378,7 +378,7 @@ BOOST_AUTO_TEST_CASE(uint8_without_batch_dim_holds_the_same_levels) {
     run_ffmpeg(clip_command(clip, w, h, 0.5));
     const Decoded as_float = decode_file(clip, unlimited());
     StreamDecoderOptions options = unlimited();
-    options.video.dtype = DType::uint8;
+    options.video.dtype = tensor::DType::uint8;
     options.video.batch_dim = false;
     const Decoded as_uint8 = decode_file(clip, options);
     BOOST_REQUIRE(as_float.result.has_value());
@@ -386,8 +386,8 @@ BOOST_AUTO_TEST_CASE(uint8_without_batch_dim_holds_the_same_levels) {
     BOOST_REQUIRE_EQUAL(as_float.video.size(), as_uint8.video.size());
     BOOST_TEST(as_uint8.video.size() == 15u);
     for (std::size_t i = 0; i < as_uint8.video.size(); ++i) {
-      BOOST_TEST((as_uint8.shapes[i] == Tensor::Shape{512, 512, 3}));
-      BOOST_TEST((as_uint8.dtypes[i] == DType::uint8));
+      BOOST_TEST((as_uint8.shapes[i] == tensor::Tensor::Shape{512, 512, 3}));
+      BOOST_TEST((as_uint8.dtypes[i] == tensor::DType::uint8));
       BOOST_TEST((as_uint8.video[i].levels == as_float.video[i].levels));
     }
   }
@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(portrait_odd_and_padded_sizes_follow_the_rule) {
       BOOST_REQUIRE_EQUAL(out.video.size(), scaled.size() / scaled_bytes);
       int worst = 0;
       for (std::size_t i = 0; i < out.video.size(); ++i) {
-        BOOST_TEST((out.shapes[i] == Tensor::Shape{1, c.th, c.tw, 3}));
+        BOOST_TEST((out.shapes[i] == tensor::Tensor::Shape{1, c.th, c.tw, 3}));
         const auto want = crop(scaled.data() + i * scaled_bytes, g, c.tw, c.th);
         worst = std::max(worst, max_abs_diff(out.video[i].levels, want.data()));
       }
@@ -816,4 +816,4 @@ BOOST_AUTO_TEST_CASE(bad_input_gives_errors_not_crashes_or_hangs) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
-}  // namespace trickle
+}  // namespace trickle::media

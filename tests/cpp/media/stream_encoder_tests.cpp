@@ -27,7 +27,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 using test::RecordingSink;
@@ -178,27 +178,27 @@ std::vector<std::uint8_t> pattern(int width, int height, int channels, int seed 
   return pixels;
 }
 
-Tensor uint8_tensor(const std::vector<std::uint8_t>& pixels, Tensor::Shape shape) {
-  Tensor tensor = Tensor::empty(std::move(shape), DType::uint8);
+tensor::Tensor uint8_tensor(const std::vector<std::uint8_t>& pixels, tensor::Tensor::Shape shape) {
+  tensor::Tensor tensor = tensor::Tensor::empty(std::move(shape), tensor::DType::uint8);
   std::memcpy(tensor.data(), pixels.data(), pixels.size());
   return tensor;
 }
 
-Tensor float_tensor(const std::vector<std::uint8_t>& pixels, Tensor::Shape shape) {
-  Tensor tensor = Tensor::empty(std::move(shape), DType::float32);
+tensor::Tensor float_tensor(const std::vector<std::uint8_t>& pixels, tensor::Tensor::Shape shape) {
+  tensor::Tensor tensor = tensor::Tensor::empty(std::move(shape), tensor::DType::float32);
   auto* data = tensor.data_as<float>();
   for (std::size_t i = 0; i < pixels.size(); ++i) data[i] = static_cast<float>(pixels[i]) / 255.0f;
   return tensor;
 }
 
-Tensor filled_float(int width, int height, float value) {
-  Tensor tensor = Tensor::empty({height, width, 3}, DType::float32);
+tensor::Tensor filled_float(int width, int height, float value) {
+  tensor::Tensor tensor = tensor::Tensor::empty({height, width, 3}, tensor::DType::float32);
   std::fill_n(tensor.data_as<float>(), tensor.numel(), value);
   return tensor;
 }
 
 // Encodes the tensors as frames 1/30 s apart (video only) and decodes the result.
-Output encode_and_decode(const std::vector<Tensor>& frames, const TempDir& dir, const std::string& name,
+Output encode_and_decode(const std::vector<tensor::Tensor>& frames, const TempDir& dir, const std::string& name,
                          StreamEncoderOptions options = {}) {
   options.with_audio = false;
   RecordingSink sink;
@@ -214,7 +214,7 @@ Output encode_and_decode(const std::vector<Tensor>& frames, const TempDir& dir, 
 
 DecodedAudioFrame sine_audio(std::int64_t pts_48k, int samples = 1024, int channels = 2) {
   DecodedAudioFrame frame;
-  frame.samples = Tensor::empty({channels, samples}, DType::float32);
+  frame.samples = tensor::Tensor::empty({channels, samples}, tensor::DType::float32);
   auto* data = frame.samples.data_as<float>();
   for (int c = 0; c < channels; ++c) {
     for (int i = 0; i < samples; ++i) {
@@ -256,7 +256,7 @@ BOOST_AUTO_TEST_CASE(round_trip_through_decoder_and_encoder) {
   StreamDecoderOptions options;
   options.video.width = 320;
   options.video.height = 240;
-  options.video.dtype = DType::uint8;
+  options.video.dtype = tensor::DType::uint8;
   options.max_framerate = [] { return 1000; };
   options.drain_at_end = true;
   StreamDecoderCallbacks callbacks;
@@ -345,7 +345,7 @@ BOOST_AUTO_TEST_CASE(every_accepted_layout_encodes_the_same_picture) {
   BOOST_TEST_MESSAGE(fmt::format("layout reference RGB PSNR {:.2f} dB", reference_psnr));
   BOOST_CHECK_GT(reference_psnr, 35.0);
 
-  auto same_as_reference = [&](const Tensor& tensor, const std::string& name) {
+  auto same_as_reference = [&](const tensor::Tensor& tensor, const std::string& name) {
     const Output out = encode_and_decode({tensor}, dir, name + ".ts");
     BOOST_REQUIRE_EQUAL(out.video.size(), 1u);
     BOOST_CHECK_MESSAGE(out.video[0].luma == reference.video[0].luma, name << " differs");
@@ -374,7 +374,8 @@ BOOST_AUTO_TEST_CASE(every_accepted_layout_encodes_the_same_picture) {
       }
     }
   }
-  Tensor view = Tensor::from_blob(big->data() + pitch, {h, w, 3}, {pitch, 5, 1}, DType::uint8, Device::cpu(), [big] {});
+  tensor::Tensor view = tensor::Tensor::from_blob(big->data() + pitch, {h, w, 3}, {pitch, 5, 1}, tensor::DType::uint8,
+                                                  tensor::Device::cpu(), [big] {});
   BOOST_REQUIRE(!view.is_contiguous());
   same_as_reference(view, "strided");
 
@@ -413,8 +414,9 @@ BOOST_AUTO_TEST_CASE(float_levels_are_the_same_on_every_path) {
   std::vector<float> hwc = test::float_values_with_specials(count, 7, 3);
   // The same values laid out channel-planar, seen as H x W x 3 through strides.
   std::vector<float> planar = test::channel_planar(hwc, height, width);
-  const Tensor contiguous = Tensor::from_blob(hwc.data(), {height, width, 3}, {}, DType::float32, Device::cpu(), {});
-  const Tensor strided = test::planar_view(planar, height, width);
+  const tensor::Tensor contiguous =
+      tensor::Tensor::from_blob(hwc.data(), {height, width, 3}, {}, tensor::DType::float32, tensor::Device::cpu(), {});
+  const tensor::Tensor strided = test::planar_view(planar, height, width);
   std::vector<std::uint8_t> fast, slow;
   BOOST_REQUIRE(tensor_to_rgb24(contiguous, fast).has_value());
   BOOST_REQUIRE(tensor_to_rgb24(strided, slow).has_value());
@@ -439,7 +441,7 @@ BOOST_AUTO_TEST_CASE(unreadable_tensors_are_errors_and_the_stream_goes_on) {
     pts += 3000;
     return static_cast<bool>(result);
   };
-  auto expect_error = [&](const Tensor& tensor, const std::string& words) {
+  auto expect_error = [&](const tensor::Tensor& tensor, const std::string& words) {
     auto result = encoder.encode_video(tensor, pts, out_base);
     pts += 3000;
     BOOST_REQUIRE(!result);
@@ -448,16 +450,16 @@ BOOST_AUTO_TEST_CASE(unreadable_tensors_are_errors_and_the_stream_goes_on) {
                         "'" << result.error().message << "' names '" << words << "'");
   };
   // Before any good frame (nothing opened yet) and after.
-  expect_error(Tensor::zeros({3, 48, 64}, DType::float32), "channels");
+  expect_error(tensor::Tensor::zeros({3, 48, 64}, tensor::DType::float32), "channels");
   BOOST_REQUIRE(good());
-  expect_error(Tensor::zeros({3, 48, 64}, DType::float32), "CHW");
-  expect_error(Tensor::zeros({48, 64}, DType::float32), "rank 2");
-  expect_error(Tensor::zeros({1, 1, 48, 64, 3}, DType::float32), "rank 5");
-  expect_error(Tensor::zeros({48, 64, 2}, DType::uint8), "2 channels");
-  expect_error(Tensor::zeros({48, 64, 3}, DType::int16), "int16");
-  expect_error(Tensor::zeros({0, 64, 3}, DType::uint8), "empty");
-  expect_error(Tensor::zeros({2, 48, 64, 3}, DType::uint8), "batch");
-  expect_error(Tensor{}, "undefined");
+  expect_error(tensor::Tensor::zeros({3, 48, 64}, tensor::DType::float32), "CHW");
+  expect_error(tensor::Tensor::zeros({48, 64}, tensor::DType::float32), "rank 2");
+  expect_error(tensor::Tensor::zeros({1, 1, 48, 64, 3}, tensor::DType::float32), "rank 5");
+  expect_error(tensor::Tensor::zeros({48, 64, 2}, tensor::DType::uint8), "2 channels");
+  expect_error(tensor::Tensor::zeros({48, 64, 3}, tensor::DType::int16), "int16");
+  expect_error(tensor::Tensor::zeros({0, 64, 3}, tensor::DType::uint8), "empty");
+  expect_error(tensor::Tensor::zeros({2, 48, 64, 3}, tensor::DType::uint8), "batch");
+  expect_error(tensor::Tensor{}, "undefined");
   BOOST_REQUIRE(good());
   BOOST_REQUIRE(good());
   BOOST_REQUIRE(encoder.finish());
@@ -470,7 +472,7 @@ BOOST_AUTO_TEST_CASE(unreadable_tensors_are_errors_and_the_stream_goes_on) {
 BOOST_AUTO_TEST_CASE(odd_first_frame_is_cropped_to_even_size) {
   TempDir dir;
   const auto odd = pattern(321, 241, 3);
-  std::vector<Tensor> frames{uint8_tensor(odd, {241, 321, 3}), uint8_tensor(odd, {241, 321, 3})};
+  std::vector<tensor::Tensor> frames{uint8_tensor(odd, {241, 321, 3}), uint8_tensor(odd, {241, 321, 3})};
   // A later frame of another size is scaled to the stream's.
   frames.push_back(uint8_tensor(pattern(160, 120, 3), {120, 160, 3}));
   RecordingSink sink;
@@ -674,4 +676,4 @@ BOOST_AUTO_TEST_CASE(finish_without_video_writes_nothing) {
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
-}  // namespace trickle
+}  // namespace trickle::media

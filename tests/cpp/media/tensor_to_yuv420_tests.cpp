@@ -21,7 +21,7 @@ extern "C" {
 #include <libswscale/swscale.h>
 }
 
-namespace trickle {
+namespace trickle::media {
 namespace {
 
 struct Yuv420 {
@@ -39,7 +39,7 @@ struct Yuv420 {
   Yuv420Planes planes() { return {y.data(), u.data(), v.data(), width, width / 2, width / 2, width, height}; }
 };
 
-Yuv420 convert(const Tensor& tensor, int width, int height) {
+Yuv420 convert(const tensor::Tensor& tensor, int width, int height) {
   auto picture = encodable_picture(tensor);
   BOOST_REQUIRE(picture.has_value());
   Yuv420 out(width, height);
@@ -48,12 +48,14 @@ Yuv420 convert(const Tensor& tensor, int width, int height) {
   return out;
 }
 
-Tensor float_tensor(std::vector<float>& values, int height, int width, int channels) {
-  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::float32, Device::cpu(), {});
+tensor::Tensor float_tensor(std::vector<float>& values, int height, int width, int channels) {
+  return tensor::Tensor::from_blob(values.data(), {height, width, channels}, {}, tensor::DType::float32,
+                                   tensor::Device::cpu(), {});
 }
 
-Tensor byte_tensor(std::vector<std::uint8_t>& values, int height, int width, int channels) {
-  return Tensor::from_blob(values.data(), {height, width, channels}, {}, DType::uint8, Device::cpu(), {});
+tensor::Tensor byte_tensor(std::vector<std::uint8_t>& values, int height, int width, int channels) {
+  return tensor::Tensor::from_blob(values.data(), {height, width, channels}, {}, tensor::DType::uint8,
+                                   tensor::Device::cpu(), {});
 }
 
 std::vector<std::uint8_t> random_levels(std::size_t count, unsigned seed) {
@@ -96,7 +98,7 @@ BOOST_AUTO_TEST_CASE(simd_rows_and_per_pixel_rows_agree_on_every_value) {
   std::vector<float> packed = test::float_values_with_specials(count, 11, 3 * 9);
   // The same values channel-planar, seen as H x W x 3 through strides: the per-pixel path.
   std::vector<float> planar = test::channel_planar(packed, picture_height, picture_width);
-  const Tensor strided = test::planar_view(planar, picture_height, picture_width);
+  const tensor::Tensor strided = test::planar_view(planar, picture_height, picture_width);
   const Yuv420 fast = convert(float_tensor(packed, picture_height, picture_width, 3), width, height);
   const Yuv420 slow = convert(strided, width, height);
   BOOST_TEST(fast.y == slow.y, boost::test_tools::per_element());
@@ -244,4 +246,4 @@ BOOST_AUTO_TEST_CASE(grey_and_rgba_pictures_read_as_rgb) {
 }
 
 }  // namespace
-}  // namespace trickle
+}  // namespace trickle::media

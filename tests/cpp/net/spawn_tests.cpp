@@ -28,7 +28,7 @@ BOOST_AUTO_TEST_CASE(an_escaping_exception_reaches_the_waiter) {
         },
         "a test coroutine",
         [&](std::exception_ptr error) {
-          failure = exception_message(error);
+          failure = util::exception_message(error);
           settled.notify_all();
         });
     // One that ends normally does not call its failure handler.

@@ -22,9 +22,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-class Passthrough : public FrameProcessor {
+class Passthrough : public runtime::FrameProcessor {
  public:
-  std::optional<VideoFrame> process_video(VideoFrame frame) override {
+  std::optional<runtime::VideoFrame> process_video(runtime::VideoFrame frame) override {
     if (video_frames++ == 0) {
       char name[16] = {};
       pthread_getname_np(pthread_self(), name, sizeof name);
@@ -32,17 +32,17 @@ class Passthrough : public FrameProcessor {
     }
     return frame;
   }
-  void update_params(const Json& params) override {
+  void update_params(const util::Json& params) override {
     std::lock_guard lock(mutex);
     received_params.push_back(params);
   }
-  void on_stream_start(const Json& params) override { start_params = params; }
+  void on_stream_start(const util::Json& params) override { start_params = params; }
   void on_stream_stop() override { stopped = true; }
 
   std::atomic<int> video_frames{0};
   std::mutex mutex;
-  std::vector<Json> received_params;
-  Json start_params;
+  std::vector<util::Json> received_params;
+  util::Json start_params;
   std::atomic<bool> stopped{false};
   std::string thread_name;  // of the thread that called process_video first
 };
@@ -62,16 +62,16 @@ const std::vector<Bytes>& clip_segments() {
 
 struct StreamRun {
   Bytes output;
-  Json stats;
+  util::Json stats;
   std::vector<std::string> errors;
   bool finished = false;
 };
 
 // Publishes `input` (one element per segment) into `in`, runs the pipeline until it ends by
 // itself, and collects what it published into `out`.
-StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Bytes> input,
-                     std::function<void(StreamPipelineOptions&)> adjust = {},
-                     std::function<void(std::shared_ptr<StreamPipeline>)> started = {}) {
+StreamRun run_stream(std::shared_ptr<runtime::FrameProcessor> processor, std::vector<Bytes> input,
+                     std::function<void(runtime::StreamPipelineOptions&)> adjust = {},
+                     std::function<void(std::shared_ptr<runtime::StreamPipeline>)> started = {}) {
   StreamRun run;
   run_async(
       [&]() -> net::awaitable<void> {
@@ -79,7 +79,7 @@ StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Byte
         TestRelay relay(executor);
         relay.server.create_channel("in", "video/mp2t");
         relay.server.create_channel("out", "video/mp2t");
-        StreamPipelineOptions options;
+        runtime::StreamPipelineOptions options;
         options.subscribe_url = relay.url("in");
         options.publish_url = relay.url("out");
         options.subscribe_start_seq = 0;
@@ -89,7 +89,7 @@ StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Byte
         options.frame_skip.max_queue_size = 100000;
         options.video_queue_size = options.audio_queue_size = 100000;
         if (adjust) adjust(options);
-        auto pipeline = std::make_shared<StreamPipeline>(
+        auto pipeline = std::make_shared<runtime::StreamPipeline>(
             executor, processor, options,
             [&](std::string_view kind, std::string_view) { run.errors.emplace_back(kind); });
         pipeline->start();
@@ -122,7 +122,7 @@ StreamRun run_stream(std::shared_ptr<FrameProcessor> processor, std::vector<Byte
   return run;
 }
 
-std::int64_t stat(const Json& stats, const char* group, const char* name) {
+std::int64_t stat(const util::Json& stats, const char* group, const char* name) {
   return stats[group][name].get<std::int64_t>();
 }
 
@@ -132,14 +132,14 @@ BOOST_AUTO_TEST_SUITE(stream_pipeline)
 
 BOOST_AUTO_TEST_CASE(passthrough_publishes_every_frame_with_its_timestamp) {
   auto processor = std::make_shared<Passthrough>();
-  auto run =
-      run_stream(processor, clip_segments(), [](StreamPipelineOptions& o) { o.start_params = Json{{"k", "v"}}; });
+  auto run = run_stream(processor, clip_segments(),
+                        [](runtime::StreamPipelineOptions& o) { o.start_params = util::Json{{"k", "v"}}; });
   BOOST_REQUIRE(run.finished);
   TempDir dir;
   write_bytes(dir.path() / "out.ts", run.output);
   const auto input = summarize(clips().video_audio);
   const auto output = summarize(dir.path() / "out.ts");
-  BOOST_TEST_MESSAGE("stats: " << python_json_dumps(run.stats));
+  BOOST_TEST_MESSAGE("stats: " << util::python_json_dumps(run.stats));
   BOOST_TEST(output.video_frame_hashes.size() == input.video_frame_hashes.size());
   BOOST_TEST(processor->video_frames.load() == static_cast<int>(input.video_frame_hashes.size()));
   BOOST_TEST(output.audio_frames > 0);
@@ -152,7 +152,7 @@ BOOST_AUTO_TEST_CASE(passthrough_publishes_every_frame_with_its_timestamp) {
   };
   BOOST_TEST(pts_of(output) == pts_of(input), boost::test_tools::per_element());
   BOOST_TEST(stat(run.stats, "encoder", "segments") >= 2);  // 5 s with 2 s GOPs
-  BOOST_TEST(processor->start_params == (Json{{"k", "v"}}));
+  BOOST_TEST(processor->start_params == (util::Json{{"k", "v"}}));
   BOOST_TEST(processor->stopped.load());
   BOOST_TEST((run.errors == std::vector<std::string>{"subscription_ended"}));
   // Named for `top -H` and perf: the stage a busy thread belongs to is visible from outside.
@@ -169,7 +169,7 @@ BOOST_AUTO_TEST_CASE(external_processing_hands_every_frame_to_the_owner_and_back
   std::thread owner;
   auto run = run_stream(
       nullptr, clip_segments(),
-      [&](StreamPipelineOptions& o) {
+      [&](runtime::StreamPipelineOptions& o) {
         o.external_processing = true;
         o.output_queue_size = 2;  // small, so the owner meets a full encoder queue
         o.on_input_ready = [&] {
@@ -180,7 +180,7 @@ BOOST_AUTO_TEST_CASE(external_processing_hands_every_frame_to_the_owner_and_back
           wake.notify_one();
         };
       },
-      [&](std::shared_ptr<StreamPipeline> pipeline) {
+      [&](std::shared_ptr<runtime::StreamPipeline> pipeline) {
         owner = std::thread([&, pipeline] {
           for (;;) {
             bool ended = false;
@@ -199,10 +199,10 @@ BOOST_AUTO_TEST_CASE(external_processing_hands_every_frame_to_the_owner_and_back
                 pipeline->wait_output_room();
               }
             };
-            if (auto* video = std::get_if<VideoFrame>(&*item)) {
+            if (auto* video = std::get_if<runtime::VideoFrame>(&*item)) {
               ++video_taken;
               hand_back(*video);
-            } else if (auto* audio = std::get_if<AudioFrame>(&*item)) {
+            } else if (auto* audio = std::get_if<runtime::AudioFrame>(&*item)) {
               ++audio_taken;
               hand_back(*audio);
             }
@@ -259,11 +259,13 @@ BOOST_AUTO_TEST_CASE(a_cut_segment_and_a_foreign_segment_cost_only_their_frames)
 
 class Throwing : public Passthrough {
  public:
-  std::optional<VideoFrame> process_video(VideoFrame frame) override {
+  std::optional<runtime::VideoFrame> process_video(runtime::VideoFrame frame) override {
     if (++calls % 2 == 0) throw std::runtime_error("model exploded");
     return frame;
   }
-  std::vector<AudioFrame> process_audio(AudioFrame) override { throw std::runtime_error("no audio today"); }
+  std::vector<runtime::AudioFrame> process_audio(runtime::AudioFrame) override {
+    throw std::runtime_error("no audio today");
+  }
   int calls = 0;
 };
 
@@ -283,12 +285,12 @@ BOOST_AUTO_TEST_CASE(a_throwing_processor_loses_those_frames_only) {
 
 class Misshapen : public Passthrough {
  public:
-  std::optional<VideoFrame> process_video(VideoFrame frame) override {
+  std::optional<runtime::VideoFrame> process_video(runtime::VideoFrame frame) override {
     ++calls;
-    if (calls == 2) frame.tensor = Tensor::zeros({1, 0, 0, 3}, DType::float32);    // nothing to show
-    if (calls == 3) frame.tensor = Tensor::zeros({1, 77, 55, 3}, DType::float32);  // odd, other size
-    if (calls == 4) frame.tensor = Tensor();                                       // no tensor at all
-    if (calls == 5) frame.tensor = Tensor::zeros({5, 5}, DType::float32);          // not a picture
+    if (calls == 2) frame.tensor = tensor::Tensor::zeros({1, 0, 0, 3}, tensor::DType::float32);    // nothing to show
+    if (calls == 3) frame.tensor = tensor::Tensor::zeros({1, 77, 55, 3}, tensor::DType::float32);  // odd, other size
+    if (calls == 4) frame.tensor = tensor::Tensor();                                               // no tensor at all
+    if (calls == 5) frame.tensor = tensor::Tensor::zeros({5, 5}, tensor::DType::float32);          // not a picture
     return frame;
   }
   int calls = 0;
@@ -298,7 +300,7 @@ BOOST_AUTO_TEST_CASE(unusable_frames_from_the_processor_are_dropped_and_counted)
   auto processor = std::make_shared<Misshapen>();
   auto run = run_stream(processor, clip_segments());
   BOOST_REQUIRE(run.finished);
-  BOOST_TEST_MESSAGE("stats: " << python_json_dumps(run.stats));
+  BOOST_TEST_MESSAGE("stats: " << util::python_json_dumps(run.stats));
   BOOST_TEST(stat(run.stats, "encoder", "video_dropped_invalid") == 3);
   BOOST_TEST(stat(run.stats, "encoder", "video_frames_encoded") == stat(run.stats, "processor", "video_processed") - 3);
   TempDir dir;
@@ -314,11 +316,11 @@ BOOST_AUTO_TEST_CASE(stop_ends_a_live_stream_quickly) {
         relay.server.create_channel("in", "video/mp2t");
         relay.server.create_channel("out", "video/mp2t");
         auto processor = std::make_shared<Passthrough>();
-        StreamPipelineOptions options;
+        runtime::StreamPipelineOptions options;
         options.subscribe_url = relay.url("in");
         options.publish_url = relay.url("out");
         options.subscribe_start_seq = 0;
-        auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
+        auto pipeline = std::make_shared<runtime::StreamPipeline>(executor, processor, options);
         pipeline->start();
         // The input stays open (one segment, no end): the pipeline waits for more.
         protocol::TricklePublisher publisher(executor, relay.url("in"), {.mime_type = "video/mp2t"});
@@ -349,12 +351,12 @@ BOOST_AUTO_TEST_CASE(control_events_and_data_channels_carry_their_messages) {
         TestRelay relay(executor);
         for (const char* name : {"control", "events", "data"}) relay.server.create_channel(name);
         auto processor = std::make_shared<Passthrough>();
-        StreamPipelineOptions options;
+        runtime::StreamPipelineOptions options;
         options.control_url = relay.url("control");
         options.events_url = relay.url("events");
         options.data_url = relay.url("data");
         options.send_data_interval = 0.05;
-        auto pipeline = std::make_shared<StreamPipeline>(executor, processor, options);
+        auto pipeline = std::make_shared<runtime::StreamPipeline>(executor, processor, options);
         pipeline->start();
 
         auto text_of = [](const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); };
@@ -364,14 +366,14 @@ BOOST_AUTO_TEST_CASE(control_events_and_data_channels_carry_their_messages) {
         auto first = co_await events.next();
         BOOST_REQUIRE(first);
         auto first_body = co_await read_all(*first);
-        auto heartbeat = python_json_loads(text_of(first_body));
+        auto heartbeat = util::python_json_loads(text_of(first_body));
         BOOST_REQUIRE(heartbeat);
         BOOST_TEST((*heartbeat)["queue_event_type"] == "stream_heartbeat");
         BOOST_TEST((*heartbeat)["event"]["type"] == "heartbeat");
-        BOOST_TEST((*heartbeat)["event"]["dimensions"] == (Json{{"width", 512}, {"height", 512}}));
+        BOOST_TEST((*heartbeat)["event"]["dimensions"] == (util::Json{{"width", 512}, {"height", 512}}));
         BOOST_TEST((*heartbeat)["event"]["urls"]["control"] == relay.url("control"));
         BOOST_TEST((*heartbeat)["event"]["fps"].size() == 4u);
-        pipeline->emit_event(Json{{"type", "custom"}}, "custom_monitoring_event");
+        pipeline->emit_event(util::Json{{"type", "custom"}}, "custom_monitoring_event");
         auto second = co_await events.next();
         BOOST_REQUIRE(second);
         auto second_body = co_await read_all(*second);
@@ -400,7 +402,7 @@ BOOST_AUTO_TEST_CASE(control_events_and_data_channels_carry_their_messages) {
         {
           std::lock_guard lock(processor->mutex);
           for (auto& params : processor->received_params) {
-            BOOST_TEST(params == (Json{{"max_framerate", 30}, {"prompt", "x"}}));
+            BOOST_TEST(params == (util::Json{{"max_framerate", 30}, {"prompt", "x"}}));
           }
         }
 

@@ -16,27 +16,28 @@ using namespace trickle;
 namespace {
 
 // Held by the caller: a range-for over a part of a temporary would outlive the temporary.
-Json rules_table() {
+util::Json rules_table() {
   std::ifstream in(std::string(TRICKLE_SOURCE_DIR) + "/tests/upstream_rules.json");
   BOOST_REQUIRE_MESSAGE(in, "cannot read tests/upstream_rules.json");
   std::stringstream text;
   text << in.rdbuf();
-  return Json::parse(text.str());
+  return util::Json::parse(text.str());
 }
 
-std::optional<double> optional_number(const Json& value) {
+std::optional<double> optional_number(const util::Json& value) {
   if (value.is_null()) return std::nullopt;
   return value.get<double>();
 }
 
-DecodedVideoFrame frame_with_pts(std::int64_t pts) {
-  return DecodedVideoFrame{Tensor::zeros({1, 8, 8, 3}, DType::float32), pts, {1, 90000}, {}};
+media::DecodedVideoFrame frame_with_pts(std::int64_t pts) {
+  return media::DecodedVideoFrame{tensor::Tensor::zeros({1, 8, 8, 3}, tensor::DType::float32), pts, {1, 90000}, {}};
 }
 
-OverlayConfig overlay_config(const Json& settings) {
-  OverlayConfig config;
+runtime::OverlayConfig overlay_config(const util::Json& settings) {
+  runtime::OverlayConfig config;
   if (settings.contains("mode"))
-    config.mode = settings["mode"] == "passthrough" ? OverlayMode::passthrough : OverlayMode::progressbar;
+    config.mode =
+        settings["mode"] == "passthrough" ? runtime::OverlayMode::passthrough : runtime::OverlayMode::progressbar;
   if (settings.contains("enabled")) config.enabled = settings["enabled"].get<bool>();
   if (settings.contains("auto_timeout_seconds"))
     config.auto_timeout_seconds = optional_number(settings["auto_timeout_seconds"]);
@@ -50,14 +51,14 @@ OverlayConfig overlay_config(const Json& settings) {
 BOOST_AUTO_TEST_SUITE(upstream_rules)
 
 BOOST_AUTO_TEST_CASE(frame_skipper_patterns) {
-  const Json table = rules_table();
+  const util::Json table = rules_table();
   BOOST_REQUIRE(!table["frame_skipper"]["patterns"].empty());
   for (const auto& c : table["frame_skipper"]["patterns"]) {
-    FrameSkipConfig config;
+    runtime::FrameSkipConfig config;
     config.target_fps = optional_number(c["target"]);
     config.adaptation_cooldown = 0.0;
     const double ingress = c["ingress"].get<double>();
-    AdaptiveFrameSkipper skipper(config, [ingress] { return ingress; });
+    runtime::AdaptiveFrameSkipper skipper(config, [ingress] { return ingress; });
     std::string letters;
     for (int i = 0; i < c["frames"].get<int>(); ++i) letters += skipper.should_process() ? 'P' : 'S';
     BOOST_TEST_CONTEXT(c.dump()) {
@@ -68,13 +69,13 @@ BOOST_AUTO_TEST_CASE(frame_skipper_patterns) {
 }
 
 BOOST_AUTO_TEST_CASE(frame_skipper_trims) {
-  const Json table = rules_table();
+  const util::Json table = rules_table();
   BOOST_REQUIRE(!table["frame_skipper"]["trims"].empty());
   for (const auto& c : table["frame_skipper"]["trims"]) {
-    FrameSkipConfig config;
+    runtime::FrameSkipConfig config;
     config.max_queue_size = c["max_queue_size"].get<std::size_t>();
     config.max_cleanup_frames = c["max_cleanup_frames"].get<std::size_t>();
-    AdaptiveFrameSkipper skipper(config, [] { return 0.0; });
+    runtime::AdaptiveFrameSkipper skipper(config, [] { return 0.0; });
     BOOST_TEST_CONTEXT(c.dump()) {
       BOOST_TEST(skipper.frames_to_trim(c["queued"].get<std::size_t>()) == c["dropped"].get<std::size_t>());
     }
@@ -82,19 +83,19 @@ BOOST_AUTO_TEST_CASE(frame_skipper_trims) {
 }
 
 BOOST_AUTO_TEST_CASE(overlay_steps) {
-  const DecodedVideoFrame original = frame_with_pts(1);
-  const DecodedVideoFrame processed = frame_with_pts(2);
-  const Json table = rules_table();
+  const media::DecodedVideoFrame original = frame_with_pts(1);
+  const media::DecodedVideoFrame processed = frame_with_pts(2);
+  const util::Json table = rules_table();
   BOOST_REQUIRE(!table["overlay"].empty());
   for (const auto& c : table["overlay"]) {
-    OverlayController controller(overlay_config(c["config"]));
+    runtime::OverlayController controller(overlay_config(c["config"]));
     int index = 0;
     for (const auto& step : c["steps"]) {
       const std::string kind = step[0].get<std::string>();
       BOOST_TEST_CONTEXT(c["name"].get<std::string>() << " step " << index++ << " (" << kind << ")") {
         if (kind == "processed" || kind == "none") {
           auto out = controller.update_and_apply(
-              original, kind == "processed" ? std::optional<DecodedVideoFrame>(processed) : std::nullopt);
+              original, kind == "processed" ? std::optional<media::DecodedVideoFrame>(processed) : std::nullopt);
           std::string got = "nothing";
           if (out && out->tensor.data() == original.tensor.data())
             got = "original";

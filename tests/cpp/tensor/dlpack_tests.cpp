@@ -7,7 +7,7 @@
 #include <trickle/tensor/dlpack.hpp>
 
 using namespace trickle;
-using Shape = Tensor::Shape;
+using Shape = tensor::Tensor::Shape;
 
 namespace {
 
@@ -50,8 +50,8 @@ constexpr DLDevice cpu_device{kDLCPU, 0};
 BOOST_AUTO_TEST_SUITE(dlpack)
 
 BOOST_AUTO_TEST_CASE(export_describes_the_tensor_with_explicit_strides) {
-  Tensor t = Tensor::empty({1, 4, 5, 3}, DType::float32);
-  DLManagedTensor* managed = to_dlpack(t);
+  tensor::Tensor t = tensor::Tensor::empty({1, 4, 5, 3}, tensor::DType::float32);
+  DLManagedTensor* managed = tensor::to_dlpack(t);
   const DLTensor& dl = managed->dl_tensor;
   BOOST_TEST(dl.data == t.data());
   BOOST_TEST(dl.byte_offset == 0u);
@@ -71,51 +71,53 @@ BOOST_AUTO_TEST_CASE(export_describes_the_tensor_with_explicit_strides) {
 
 BOOST_AUTO_TEST_CASE(export_maps_every_dtype_and_cuda) {
   const struct {
-    DType dtype;
+    tensor::DType dtype;
     std::uint8_t code;
     std::uint8_t bits;
-  } cases[] = {{DType::uint8, kDLUInt, 8},    {DType::int16, kDLInt, 16},     {DType::int32, kDLInt, 32},
-               {DType::int64, kDLInt, 64},    {DType::float16, kDLFloat, 16}, {DType::float32, kDLFloat, 32},
-               {DType::float64, kDLFloat, 64}};
+  } cases[] = {{tensor::DType::uint8, kDLUInt, 8},     {tensor::DType::int16, kDLInt, 16},
+               {tensor::DType::int32, kDLInt, 32},     {tensor::DType::int64, kDLInt, 64},
+               {tensor::DType::float16, kDLFloat, 16}, {tensor::DType::float32, kDLFloat, 32},
+               {tensor::DType::float64, kDLFloat, 64}};
   for (const auto& c : cases) {
-    Tensor t = Tensor::zeros({2}, c.dtype);
-    DLManagedTensor* managed = to_dlpack(t);
+    tensor::Tensor t = tensor::Tensor::zeros({2}, c.dtype);
+    DLManagedTensor* managed = tensor::to_dlpack(t);
     BOOST_TEST(managed->dl_tensor.dtype.code == c.code);
     BOOST_TEST(managed->dl_tensor.dtype.bits == c.bits);
     BOOST_TEST(managed->dl_tensor.dtype.lanes == 1);
-    Tensor back = from_dlpack(managed);
+    tensor::Tensor back = tensor::from_dlpack(managed);
     BOOST_TEST((back.dtype() == c.dtype));
   }
   auto* fake = reinterpret_cast<void*>(std::uintptr_t{0x2000});
-  Tensor cuda = Tensor::from_blob(fake, {2}, {}, DType::uint8, Device::cuda(3), {});
-  DLManagedTensor* managed = to_dlpack(cuda);
+  tensor::Tensor cuda = tensor::Tensor::from_blob(fake, {2}, {}, tensor::DType::uint8, tensor::Device::cuda(3), {});
+  DLManagedTensor* managed = tensor::to_dlpack(cuda);
   BOOST_TEST(managed->dl_tensor.device.device_type == kDLCUDA);
   BOOST_TEST(managed->dl_tensor.device.device_id == 3);
-  Tensor back = from_dlpack(managed);
-  BOOST_TEST((back.device() == Device::cuda(3)));
-  BOOST_CHECK_THROW(to_dlpack(Tensor()), std::invalid_argument);
+  tensor::Tensor back = tensor::from_dlpack(managed);
+  BOOST_TEST((back.device() == tensor::Device::cuda(3)));
+  BOOST_CHECK_THROW(tensor::to_dlpack(tensor::Tensor()), std::invalid_argument);
 }
 
 BOOST_AUTO_TEST_CASE(round_trip_is_zero_copy_and_frees_once_after_both_owners) {
   std::vector<std::int16_t> memory(24);
   int releases = 0;
   // A strided (transposed) view, so the strides must survive the trip as they are.
-  Tensor original = Tensor::from_blob(memory.data(), {4, 6}, {1, 4}, DType::int16, Device::cpu(), [&] { ++releases; });
-  DLManagedTensor* managed = to_dlpack(original);
-  original = Tensor();
+  tensor::Tensor original = tensor::Tensor::from_blob(memory.data(), {4, 6}, {1, 4}, tensor::DType::int16,
+                                                      tensor::Device::cpu(), [&] { ++releases; });
+  DLManagedTensor* managed = tensor::to_dlpack(original);
+  original = tensor::Tensor();
   BOOST_TEST(releases == 0);  // the manager alone keeps it alive
 
-  Tensor imported = from_dlpack(managed);
+  tensor::Tensor imported = tensor::from_dlpack(managed);
   BOOST_TEST(imported.data() == static_cast<void*>(memory.data()));
   BOOST_TEST(imported.shape() == (Shape{4, 6}), boost::test_tools::per_element());
   BOOST_TEST(imported.strides() == (Shape{1, 4}), boost::test_tools::per_element());
-  BOOST_TEST((imported.dtype() == DType::int16));
-  BOOST_TEST((imported.device() == Device::cpu()));
+  BOOST_TEST((imported.dtype() == tensor::DType::int16));
+  BOOST_TEST((imported.device() == tensor::Device::cpu()));
 
-  Tensor view = imported.unsqueeze(0);
-  imported = Tensor();
+  tensor::Tensor view = imported.unsqueeze(0);
+  imported = tensor::Tensor();
   BOOST_TEST(releases == 0);
-  view = Tensor();
+  view = tensor::Tensor();
   BOOST_TEST(releases == 1);
 }
 
@@ -124,8 +126,9 @@ BOOST_AUTO_TEST_CASE(manager_outliving_the_tensor_keeps_storage) {
   std::vector<float> memory(4, 1.5f);
   DLManagedTensor* managed = nullptr;
   {
-    Tensor t = Tensor::from_blob(memory.data(), {4}, {}, DType::float32, Device::cpu(), [&] { ++releases; });
-    managed = to_dlpack(t);
+    tensor::Tensor t = tensor::Tensor::from_blob(memory.data(), {4}, {}, tensor::DType::float32, tensor::Device::cpu(),
+                                                 [&] { ++releases; });
+    managed = tensor::to_dlpack(t);
   }
   BOOST_TEST(releases == 0);
   BOOST_TEST(static_cast<float*>(managed->dl_tensor.data)[3] == 1.5f);
@@ -134,9 +137,9 @@ BOOST_AUTO_TEST_CASE(manager_outliving_the_tensor_keeps_storage) {
 }
 
 BOOST_AUTO_TEST_CASE(zero_dim_round_trip) {
-  Tensor scalar = Tensor::zeros({}, DType::float64);
+  tensor::Tensor scalar = tensor::Tensor::zeros({}, tensor::DType::float64);
   *scalar.data_as<double>() = 2.5;
-  Tensor back = from_dlpack(to_dlpack(scalar));
+  tensor::Tensor back = tensor::from_dlpack(tensor::to_dlpack(scalar));
   BOOST_TEST(back.dim() == 0);
   BOOST_TEST(back.numel() == 1);
   BOOST_TEST(*back.data_as<double>() == 2.5);
@@ -150,14 +153,14 @@ BOOST_AUTO_TEST_CASE(import_applies_byte_offset_and_null_strides) {
   {
     DLManagedTensor* managed =
         ForeignTensor::make(memory.data(), {2, 3, 4}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 16, &deletions);
-    Tensor t = from_dlpack(managed);
+    tensor::Tensor t = tensor::from_dlpack(managed);
     BOOST_TEST(t.data() == static_cast<void*>(memory.data() + 16));
     BOOST_TEST(t.shape() == (Shape{2, 3, 4}), boost::test_tools::per_element());
     BOOST_TEST(t.strides() == (Shape{12, 4, 1}), boost::test_tools::per_element());
     BOOST_TEST(t.is_contiguous());
     BOOST_TEST(t.data_as<std::uint8_t>()[0] == 16);
-    Tensor squeezed = t.unsqueeze(0).squeeze(0);
-    t = Tensor();
+    tensor::Tensor squeezed = t.unsqueeze(0).squeeze(0);
+    t = tensor::Tensor();
     BOOST_TEST(deletions == 0);
   }
   BOOST_TEST(deletions == 1);
@@ -167,10 +170,10 @@ BOOST_AUTO_TEST_CASE(import_keeps_explicit_strides_and_cuda) {
   int deletions = 0;
   auto* fake = reinterpret_cast<void*>(std::uintptr_t{0x4000});
   {
-    Tensor t = from_dlpack(
+    tensor::Tensor t = tensor::from_dlpack(
         ForeignTensor::make(fake, {3, 2}, {1, 3}, DLDataType{kDLFloat, 16, 1}, DLDevice{kDLCUDA, 1}, 0, &deletions));
-    BOOST_TEST((t.device() == Device::cuda(1)));
-    BOOST_TEST((t.dtype() == DType::float16));
+    BOOST_TEST((t.device() == tensor::Device::cuda(1)));
+    BOOST_TEST((t.dtype() == tensor::DType::float16));
     BOOST_TEST(t.strides() == (Shape{1, 3}), boost::test_tools::per_element());
     BOOST_TEST(!t.is_contiguous());
   }
@@ -199,7 +202,7 @@ BOOST_AUTO_TEST_CASE(unsupported_imports_are_rejected_and_still_deleted) {
     int deletions = 0;
     DLManagedTensor* managed = ForeignTensor::make(memory.data(), {4}, {}, c.dtype, c.device, 0, &deletions);
     try {
-      (void)from_dlpack(managed);
+      (void)tensor::from_dlpack(managed);
       BOOST_ERROR("accepted " << c.expected);
     } catch (const std::invalid_argument& error) {
       BOOST_TEST_INFO("message: " << error.what());
@@ -213,22 +216,22 @@ BOOST_AUTO_TEST_CASE(malformed_imports_are_rejected_and_still_deleted) {
   int deletions = 0;
   // Null data for a non-empty tensor.
   BOOST_CHECK_THROW(
-      from_dlpack(ForeignTensor::make(nullptr, {4}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
+      tensor::from_dlpack(ForeignTensor::make(nullptr, {4}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
       std::invalid_argument);
   BOOST_TEST(deletions == 1);
   // Negative size.
   std::uint8_t byte = 0;
   BOOST_CHECK_THROW(
-      from_dlpack(ForeignTensor::make(&byte, {-1}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
+      tensor::from_dlpack(ForeignTensor::make(&byte, {-1}, {}, DLDataType{kDLUInt, 8, 1}, cpu_device, 0, &deletions)),
       std::invalid_argument);
   BOOST_TEST(deletions == 2);
-  BOOST_CHECK_THROW(from_dlpack(nullptr), std::invalid_argument);
+  BOOST_CHECK_THROW(tensor::from_dlpack(nullptr), std::invalid_argument);
   // A manager without a deleter is legal DLPack: imported, and nothing is called.
   DLManagedTensor bare{};
   bare.dl_tensor.data = &byte;
   bare.dl_tensor.device = cpu_device;
   bare.dl_tensor.dtype = DLDataType{kDLUInt, 8, 1};
-  Tensor scalar = from_dlpack(&bare);
+  tensor::Tensor scalar = tensor::from_dlpack(&bare);
   BOOST_TEST(scalar.dim() == 0);
   BOOST_TEST(scalar.data() == static_cast<void*>(&byte));
 }

@@ -9,9 +9,9 @@
 
 #include "trickle/util/python_json.hpp"
 
-using trickle::Json;
-using trickle::python_json_dumps;
-using trickle::python_json_loads;
+using trickle::util::Json;
+using trickle::util::python_json_dumps;
+using trickle::util::python_json_loads;
 
 BOOST_AUTO_TEST_SUITE(python_json)
 
