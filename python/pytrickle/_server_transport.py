@@ -59,7 +59,8 @@ def aiohttp_needed(feature: str):
 
 class AiohttpSurface:
     """StreamServer's aiohttp-facing methods (upstream's names and behaviour). Expects
-    ``self.app`` (aiohttp's Application or None), ``self._cors`` and ``self._aiohttp_required``."""
+    ``self.app`` (aiohttp's Application or None), ``self._cors``, ``self._aiohttp_required``, the
+    route handlers, ``self._bearer`` and ``self._token_checked``."""
 
     def _setup_cors(self, cors_config: Dict[str, Any]) -> None:
         try:
@@ -110,7 +111,11 @@ class AiohttpSurface:
             ("GET", "/hardware/stats", self._handle_hardware_stats),
             ("GET", f"{p}/stream/stats", self._handle_engine_stats),
         ]
+        # With a token (StreamServer's auth_token), every stream route needs it; the system routes stay open.
+        guarded = {handler for _, _, handler in stream_routes} | {self._handle_start_stream, self._handle_engine_stats}
         for method, path, handler in routes:
+            if self._bearer is not None and handler in guarded:
+                handler = self._token_checked(handler)
             self._routes.setdefault(path, {})[method] = handler
             if router is not None:
                 self._register(router.add_route(method, path, handler))

@@ -26,6 +26,8 @@ from .frame_overlay import OverlayConfig
 from .frame_layout import FRAME_LAYOUT_UPSTREAM, engine_frame_options
 from .frame_processor import FrameProcessor
 from .frame_skipper import FrameSkipConfig
+from ._bearer_token import BearerToken, configured_token
+from .utils.registration import CapabilityRegistration
 from .protocol import TrickleProtocol
 from .state import PipelineState, StreamState  # noqa: F401  (PipelineState: upstream's module has it too)
 from .utils.hardware import HardwareInfo
@@ -88,12 +90,23 @@ class StreamServer(AiohttpSurface, InfoRoutes):
                  overlay_config: Optional[OverlayConfig] = None,
                  verify_ssl: bool = False, ssl_ca_file: Optional[str] = None,
                  target_fps: Optional[float] = None, max_queue_size: Optional[int] = None,
-                 frame_layout: str = FRAME_LAYOUT_UPSTREAM):
+                 frame_layout: str = FRAME_LAYOUT_UPSTREAM, auth_token: Optional[str] = None,
+                 keep_registered: bool = False):
         # Livepeer's documentation's arguments (ours; upstream has none of them):
         # target_fps: the frame-rate limit of each stream (1-60; a start's params.max_framerate
         # still wins); max_queue_size: decoded frames buffered before the oldest are dropped;
         # frame_layout: "hwc_uint8" hands frames over as [H, W, 3] uint8 instead of upstream's
         # [1, H, W, 3] float32 in [0, 1].
+        # Ours for go-livepeer's BYOC contract: auth_token (default $CAPABILITY_TOKEN; "" turns it
+        # off) makes the /stream/* routes answer 401 unless the request carries
+        # "Authorization: Bearer <token>"; keep_registered registers the capability with the
+        # orchestrator at start (ORCH_URL, ORCH_SECRET, CAPABILITY_*), keeps it registered and
+        # unregisters it at stop (utils/registration.py).
+        token = configured_token(auth_token)
+        self._bearer = BearerToken(token) if token else None
+        self._registration = (CapabilityRegistration(
+            refresh_seconds=float(os.environ.get("CAPABILITY_REFRESH_SECONDS", "60")),
+            register_kwargs={"capability_token": token} if token else {}) if keep_registered else None)
         self.target_fps = _checked_target_fps(target_fps)
         self.max_queue_size = _checked_queue_size(max_queue_size)
         self.frame_layout = frame_layout
@@ -151,6 +164,22 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             self._setup_custom_routes(custom_routes)
         if static_routes:
             self._setup_static_routes(static_routes)
+
+    def _token_checked(self, handler: Callable) -> Callable:
+        """The route, answering 401 first unless the request carries the configured token."""
+
+        async def checked(request):
+            refusal = self._bearer.refusal(request.headers.get("Authorization"))
+            if refusal is None:
+                return await handler(request)
+            logger.warning("refused %s %s: %s", request.method, request.path, refusal)
+            if self._registration is not None:
+                self._registration.orchestrator_forgot_us()
+            response = json_response({"status": "error", "message": "Unauthorized"}, status=401)
+            response.headers["WWW-Authenticate"] = 'Bearer realm="trickle worker"'
+            return response
+
+        return checked
 
     # ---- start-up ----
 
@@ -371,6 +400,11 @@ class StreamServer(AiohttpSurface, InfoRoutes):
     # ---- running ----
 
     async def stop(self) -> None:
+        if self._registration is not None:
+            starter = getattr(self, "_registration_starter", None)
+            if starter is not None and not starter.done():
+                starter.cancel()
+            await self._registration.close()  # unregisters: no new streams for a worker that is stopping
         client = self.current_client
         if client is not None:
             try:
@@ -404,7 +438,20 @@ class StreamServer(AiohttpSurface, InfoRoutes):
         logger.info("StreamServer listening on http://%s:%s (%s)", self.host, self.bound_port(),
                     "aiohttp" if self._uses_aiohttp() else "engine HTTP server")
         self._start_pipeline_initialization()
+        if self._registration is not None:
+            self._registration_starter = asyncio.create_task(self._register_when_loaded())
         return runner
+
+    async def _register_when_loaded(self) -> None:
+        """Register once the model is loaded (the orchestrator should not send streams to a
+        worker that cannot take them yet); a model that fails to load is not registered."""
+        if self._startup_task is not None:
+            try:
+                await asyncio.shield(self._startup_task)
+            except Exception:  # noqa: BLE001 - reported through the state
+                pass
+        if self.state.startup_complete and not self.state.is_error():
+            self._registration.start()
 
     async def run_forever(self) -> None:
         runner = await self.start_server()

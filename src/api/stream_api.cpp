@@ -64,6 +64,8 @@ StreamApi::StreamApi(net::Executor executor, std::shared_ptr<runtime::FrameProce
   }
   prefix_ = options_.route_prefix;
   while (!prefix_.empty() && prefix_.back() == '/') prefix_.pop_back();
+  const std::string token = options_.auth_token.value_or(env_or("CAPABILITY_TOKEN", ""));
+  if (!token.empty()) bearer_.emplace(token);
 }
 
 StreamApi::~StreamApi() {
@@ -126,6 +128,16 @@ net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
     ApiResponse refused = text_response(405, "405: Method Not Allowed");
     refused.headers.emplace_back("Allow", route->is_post ? "POST" : "GET,HEAD");
     co_return refused;
+  }
+  // With a token, every stream route needs it (status too: it shows the stream's URLs, which are
+  // capabilities themselves); the system routes stay open.
+  if (bearer_ && (path.starts_with(prefix_ + "/stream/") || path == "/live-video-to-video")) {
+    if (auto refusal = bearer_->refusal(request.authorization)) {
+      spdlog::warn("refused {} {}: {}", request.method, path, *refusal);
+      ApiResponse refused = json_response(util::Json{{"status", "error"}, {"message", "Unauthorized"}}, 401);
+      refused.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"trickle worker\"");
+      co_return refused;
+    }
   }
   if (path == prefix_ + "/stream/start" || path == "/live-video-to-video") co_return co_await start_stream(request);
   if (path == prefix_ + "/stream/stop") co_return co_await stop_stream();

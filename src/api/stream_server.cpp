@@ -36,6 +36,7 @@ net::awaitable<void> StreamServer::serve(net::ServerRequest& request, net::Serve
   api_request.method = std::string(request.method());
   api_request.path = std::string(request.path());
   api_request.content_type = std::string(request.headers().get("Content-Type").value_or(""));
+  api_request.authorization = std::string(request.headers().get("Authorization").value_or(""));
   auto body = co_await request.read_all(options_.max_body_bytes, 30s);
   if (body) {
     api_request.body = std::move(*body);

@@ -5,83 +5,21 @@ one of ours answers differently from upstream fails here, whichever side moved."
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, upstream_env
+from conftest import REPO
 from trickle_testutil import http_request
+from worker_processes import RunningServer, start_passthrough
 
 DOCUMENT = json.loads((REPO / "tests" / "rest_answers.json").read_text())
 TABLE = DOCUMENT["rows"]
-PASSTHROUGH_SCRIPT = REPO / "bench" / "python_passthrough_worker.py"
-
-
-def _examples_dir() -> Path:
-    env = os.environ.get("TRICKLE_EXAMPLES_DIR")
-    return Path(env) if env else REPO / "build" / "examples"
-
-
-class RunningServer:
-    """A server in a subprocess that writes its port to a file; stopped at teardown."""
-
-    def __init__(self, name: str, cmd: list, env: dict, workdir: Path):
-        self.name = name
-        port_file = workdir / f"{name}.port"
-        self.log = workdir / f"{name}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([*map(str, cmd), "--port-file", str(port_file)], env=env, stdout=out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            assert self.proc.poll() is None, f"{name} exited with {self.proc.returncode}:\n{self.output()}"
-            assert time.monotonic() < deadline, f"{name} never wrote its port:\n{self.output()}"
-            time.sleep(0.05)
-        self.base = f"http://127.0.0.1:{int(port_file.read_text().split()[0])}"
-        while self.health() != (200, b'{"status": "IDLE"}'):
-            assert self.proc.poll() is None, f"{name} exited with {self.proc.returncode}:\n{self.output()}"
-            assert time.monotonic() < deadline, f"{name} never became IDLE:\n{self.output()}"
-            time.sleep(0.05)
-
-    def health(self):
-        status, _, body = http_request("GET", self.base + "/health")
-        return status, body
-
-    def output(self) -> str:
-        return self.log.read_text("utf-8", "replace")[-6000:]
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
-def _start(kind: str, workdir: Path, request) -> RunningServer:
-    args = ["--host", "127.0.0.1", "--port", "0"]
-    if kind == "cpp":
-        exe = _examples_dir() / "passthrough_worker"
-        if not exe.is_file():
-            pytest.fail(f"{exe} is missing: build the examples (scripts/setup), or set TRICKLE_EXAMPLES_DIR")
-        return RunningServer(kind, [exe, *args], dict(os.environ), workdir)
-    if kind == "ours":
-        env = dict(os.environ)
-        if not os.environ.get("TRICKLE_TEST_INSTALLED"):
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO / "python"), env.get("PYTHONPATH")]))
-        return RunningServer(kind, [sys.executable, PASSTHROUGH_SCRIPT, *args], env, workdir)
-    upstream_python = request.getfixturevalue("upstream_python")
-    return RunningServer(kind, [upstream_python, "-I", PASSTHROUGH_SCRIPT, *args], upstream_env(), workdir)
 
 
 @pytest.fixture(scope="module", params=["cpp", "ours", pytest.param("upstream", marks=pytest.mark.upstream)])
 def server(request, tmp_path_factory):
-    running = _start(request.param, tmp_path_factory.mktemp(request.param), request)
+    upstream_python = request.getfixturevalue("upstream_python") if request.param == "upstream" else None
+    running = start_passthrough(request.param, tmp_path_factory.mktemp(request.param), upstream_python)
     yield running
     running.stop()
     print(f"===== {running.name} (rc {running.proc.returncode}) =====\n{running.output()}")

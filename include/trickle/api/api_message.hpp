@@ -20,6 +20,7 @@ struct ApiRequest {
   // The body was over the server's limit and was not read: a handler that reads it answers as
   // upstream's aiohttp does when request.json() raises "Request Entity Too Large".
   bool body_too_large = false;
+  std::string authorization;  // the Authorization header as sent; empty when absent
 };
 
 struct ApiResponse {

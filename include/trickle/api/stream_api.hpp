@@ -14,6 +14,7 @@
 #include "trickle/api/stream_requests.hpp"
 #include "trickle/api/stream_state.hpp"
 #include "trickle/net/async_signal.hpp"
+#include "trickle/net/bearer_token.hpp"
 #include "trickle/runtime/frame_processor.hpp"
 #include "trickle/runtime/stream_pipeline.hpp"
 
@@ -26,6 +27,10 @@ struct StreamApiOptions {
   std::string version = "0.0.1";   // what /app-version reports
   bool enable_default_routes = true;
   std::optional<double> publisher_timeout, subscriber_timeout;  // seconds
+  // The token the orchestrator sends as "Authorization: Bearer <token>" (go-livepeer's BYOC
+  // `token`): with one, the /stream/* routes answer 401 without it. nullopt: $CAPABILITY_TOKEN;
+  // empty: no checks.
+  std::optional<std::string> auth_token;
   // The template for each stream's pipeline (frame skipping, overlay, tensor format, codecs);
   // URLs, size, frame rate and request id come from the start request.
   runtime::StreamPipelineOptions stream_defaults;
@@ -67,6 +72,7 @@ class StreamApi {
   std::shared_ptr<runtime::FrameProcessor> processor_;
   StreamApiOptions options_;
   std::string prefix_;  // route_prefix without its trailing slash
+  std::optional<net::BearerToken> bearer_;
   StreamState state_;
 
   bool loading_ = false;

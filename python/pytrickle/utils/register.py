@@ -92,7 +92,11 @@ class RegisterCapability:
     ``CAPABILITY_DESCRIPTION``, ``CAPABILITY_URL`` (always taken from the
     environment), ``CAPABILITY_CAPACITY`` (default 1),
     ``CAPABILITY_PRICE_PER_UNIT`` (default 0) and ``CAPABILITY_PRICE_SCALING``
-    (default 1).
+    (default 1). Ours besides upstream's: ``CAPABILITY_CURRENCY`` (the price's
+    currency, e.g. "USD"; go-livepeer reads wei without it) and ``CAPABILITY_TOKEN``
+    (the token the orchestrator then sends as ``Authorization: Bearer <token>`` on
+    every request to this worker; StreamServer checks it). Neither is sent unless set,
+    so without them the body is upstream's.
     """
 
     def __init__(self, logger: Optional[logging.Logger] = None):
@@ -100,7 +104,7 @@ class RegisterCapability:
 
     def _build_register_request(self, **values) -> dict:
         """The JSON body the orchestrator expects."""
-        return {
+        request = {
             "url": values["capability_url"],
             "name": values["capability_name"],
             "description": values["capability_desc"],
@@ -108,6 +112,11 @@ class RegisterCapability:
             "price_per_unit": values["capability_price_per_unit"],
             "price_scaling": values["capability_price_scaling"],
         }
+        if values.get("capability_currency"):
+            request["currency"] = values["capability_currency"]
+        if values.get("capability_token"):
+            request["token"] = values["capability_token"]
+        return request
 
     async def _make_registration_request(
         self,
@@ -123,7 +132,8 @@ class RegisterCapability:
         endpoint = f"{orch_url}/capability/register"
         body = json.dumps(register_req).encode("utf-8")
 
-        self.logger.info(f"Registering capability: {register_req}")
+        shown = {**register_req, "token": "<set>"} if "token" in register_req else register_req
+        self.logger.info(f"Registering capability: {shown}")
 
         for attempt in range(1, max_retries + 1):
             try:
@@ -168,6 +178,8 @@ class RegisterCapability:
         max_retries: int = 3,
         delay: float = 2.0,
         timeout: float = 1.5,
+        capability_currency: Optional[str] = None,
+        capability_token: Optional[str] = None,
     ) -> Union[ParseResult, bool]:
         """Register this worker; returns ``urlparse(CAPABILITY_URL)`` on success, else False.
 
@@ -184,6 +196,8 @@ class RegisterCapability:
         capability_capacity = capability_capacity or int(env.get("CAPABILITY_CAPACITY", 1))
         capability_price_per_unit = capability_price_per_unit or int(env.get("CAPABILITY_PRICE_PER_UNIT", 0))
         capability_price_scaling = capability_price_scaling or int(env.get("CAPABILITY_PRICE_SCALING", 1))
+        capability_currency = capability_currency or env.get("CAPABILITY_CURRENCY", "")
+        capability_token = capability_token or env.get("CAPABILITY_TOKEN", "")
 
         if not (orch_url and orch_secret):
             self.logger.info("Orchestrator URL or secret not provided, skipping capability registration")
@@ -198,10 +212,45 @@ class RegisterCapability:
             capability_capacity=capability_capacity,
             capability_price_per_unit=capability_price_per_unit,
             capability_price_scaling=capability_price_scaling,
+            capability_currency=capability_currency,
+            capability_token=capability_token,
         )
         return await self._make_registration_request(
             orch_url, orch_secret, register_req, max_retries, delay, timeout
         )
+
+    async def unregister_capability(
+        self,
+        orch_url: Optional[str] = None,
+        orch_secret: Optional[str] = None,
+        capability_name: Optional[str] = None,
+        timeout: float = 1.5,
+    ) -> bool:
+        """Ours: removes the capability from the orchestrator (go-livepeer's
+        ``POST /capability/unregister``, the bare name as the body). One attempt; True when
+        the orchestrator said 200. Values left out come from the environment, as for
+        registering."""
+        env = os.environ
+        orch_url = orch_url or env.get("ORCH_URL", "")
+        orch_secret = orch_secret or env.get("ORCH_SECRET", "")
+        capability_name = capability_name or env.get("CAPABILITY_NAME", "pytrickle-worker")
+        if not (orch_url and orch_secret):
+            return False
+        headers = {"Authorization": orch_secret, "Content-Type": "text/plain"}
+        try:
+            resp = await asyncio.wait_for(
+                asyncio.to_thread(_post_json, f"{orch_url}/capability/unregister", capability_name.encode("utf-8"),
+                                  headers, timeout),
+                timeout,
+            )
+        except Exception as e:  # noqa: BLE001 - shutting down must not fail on this
+            self.logger.warning(f"Unregistering capability {capability_name!r} failed: {e}")
+            return False
+        if resp.status != 200:
+            self.logger.warning(f"Unregistering capability {capability_name!r}: orchestrator answered {resp.status}")
+            return False
+        self.logger.info(f"Capability {capability_name!r} unregistered")
+        return True
 
     @classmethod
     async def register(cls, logger: Optional[logging.Logger] = None, **kwargs) -> Union[ParseResult, bool]:

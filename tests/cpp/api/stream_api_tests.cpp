@@ -214,4 +214,76 @@ BOOST_AUTO_TEST_CASE(a_failed_model_load_is_a_permanent_error) {
       30s);
 }
 
+BOOST_AUTO_TEST_CASE(with_a_token_the_stream_routes_need_it) {
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto processor = std::make_shared<Recorder>();
+        processor->release();
+        StreamApiOptions options;
+        options.auth_token = "s3cret";
+        StreamApi api(executor, processor, options);
+        api.start_loading();
+        BOOST_REQUIRE(co_await eventually([&] { return api.state().health_status() == "IDLE"; }));
+        const std::vector<ApiRequest> stream_routes = {post("/stream/start", R"({"gateway_request_id": "g"})"),
+                                                       post("/stream/stop", ""),
+                                                       post("/stream/params", R"({"a": 1})"),
+                                                       get("/stream/status"),
+                                                       get("/stream/stats"),
+                                                       post("/live-video-to-video", R"({"gateway_request_id": "g"})")};
+        for (const auto& route : stream_routes) {
+          for (const std::string header : {"", "Basic czNjcmV0", "Bearer", "Bearer wrong", "bearer s3cret!"}) {
+            ApiRequest request = route;
+            request.authorization = header;
+            auto refused = co_await api.handle(request);
+            BOOST_TEST_CONTEXT(route.path << " with '" << header << "'") {
+              BOOST_TEST(refused.status == 401);
+              BOOST_TEST(refused.body == R"({"status": "error", "message": "Unauthorized"})");
+              BOOST_TEST(refused.headers.size() == 1u);
+              BOOST_TEST(refused.headers.front().first == "WWW-Authenticate");
+            }
+          }
+        }
+        BOOST_TEST(processor->last_params.is_null());  // nothing reached the processor
+        BOOST_TEST(api.state().health_status() == "IDLE");
+        // The right token (any case of the scheme, surrounding blanks) gets the route's own answer.
+        ApiRequest stop = post("/stream/stop", "");
+        stop.authorization = "  BEARER   s3cret ";
+        auto stopped = co_await api.handle(stop);
+        BOOST_TEST(stopped.status == 400);
+        BOOST_TEST(body_of(stopped)["message"] == "No active stream to stop");
+        ApiRequest status = get("/stream/status");
+        status.authorization = "Bearer s3cret";
+        auto status_answer = co_await api.handle(status);
+        BOOST_TEST(status_answer.status == 200);
+        BOOST_TEST(status_answer.body.find("s3cret") == std::string::npos);
+        // The system routes stay open.
+        for (const char* path : {"/health", "/version", "/app-version", "/hardware/info", "/hardware/stats"}) {
+          BOOST_TEST_CONTEXT(path) { BOOST_TEST((co_await api.handle(get(path))).status == 200); }
+        }
+      },
+      30s);
+}
+
+BOOST_AUTO_TEST_CASE(an_empty_token_checks_nothing) {
+  run_async(
+      [&]() -> net::awaitable<void> {
+        auto executor = co_await asio::this_coro::executor;
+        auto processor = std::make_shared<Recorder>();
+        processor->release();
+        StreamApiOptions options;
+        options.auth_token = "";  // even with $CAPABILITY_TOKEN set
+        ::setenv("CAPABILITY_TOKEN", "from-env", 1);
+        StreamApi open_api(executor, processor, options);
+        StreamApi env_api(executor, processor);
+        ::unsetenv("CAPABILITY_TOKEN");
+        BOOST_TEST((co_await open_api.handle(get("/stream/status"))).status == 200);
+        BOOST_TEST((co_await env_api.handle(get("/stream/status"))).status == 401);
+        ApiRequest with_env_token = get("/stream/status");
+        with_env_token.authorization = "Bearer from-env";
+        BOOST_TEST((co_await env_api.handle(with_env_token)).status == 200);
+      },
+      30s);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

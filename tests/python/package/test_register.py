@@ -23,7 +23,8 @@ register = importlib.import_module("pytrickle.utils.register")
 RegisterCapability = register.RegisterCapability
 
 ENV_VARS = ("ORCH_URL", "ORCH_SECRET", "CAPABILITY_NAME", "CAPABILITY_DESCRIPTION", "CAPABILITY_URL",
-            "CAPABILITY_CAPACITY", "CAPABILITY_PRICE_PER_UNIT", "CAPABILITY_PRICE_SCALING")
+            "CAPABILITY_CAPACITY", "CAPABILITY_PRICE_PER_UNIT", "CAPABILITY_PRICE_SCALING", "CAPABILITY_CURRENCY",
+            "CAPABILITY_TOKEN")
 
 
 @pytest.fixture(autouse=True)
@@ -109,6 +110,30 @@ async def test_success_body_headers_and_result(orchestrator, monkeypatch):
     assert json.loads(req["body"]) == {"url": "http://worker:9000/base", "name": "my-cap",
                                        "description": "desc", "capacity": 4, "price_per_unit": 7,
                                        "price_scaling": 2}
+
+
+async def test_currency_and_token_are_sent_when_given_and_the_token_is_not_logged(orchestrator, caplog):
+    caplog.set_level(logging.DEBUG)
+    orch = orchestrator([200])
+    await RegisterCapability().register_capability(orch_url=orch.url, orch_secret="s", capability_name="c",
+                                                   capability_currency="USD", capability_token="tok-123")
+    body = json.loads(orch.requests[0]["body"])
+    assert (body["currency"], body["token"]) == ("USD", "tok-123")
+    assert all("tok-123" not in record.getMessage() for record in caplog.records)
+
+
+async def test_unregister_sends_the_bare_name(orchestrator, monkeypatch):
+    orch = orchestrator([200, 400])
+    monkeypatch.setenv("ORCH_URL", orch.url)
+    monkeypatch.setenv("ORCH_SECRET", "s3cret")
+    assert await RegisterCapability().unregister_capability(capability_name="my-cap") is True
+    request = orch.requests[0]
+    assert (request["path"], request["body"], request["headers"]["Authorization"]) == (
+        "/capability/unregister", b"my-cap", "s3cret")
+    assert await RegisterCapability().unregister_capability(capability_name="my-cap") is False  # the 400
+    monkeypatch.delenv("ORCH_URL")
+    assert await RegisterCapability().unregister_capability(capability_name="my-cap") is False
+    assert len(orch.requests) == 2  # nothing sent without an orchestrator
 
 
 async def test_env_fallbacks_and_defaults(orchestrator, monkeypatch):
