@@ -107,6 +107,7 @@ class StreamServer(AiohttpSurface, InfoRoutes):
         self._registration = (CapabilityRegistration(
             refresh_seconds=float(os.environ.get("CAPABILITY_REFRESH_SECONDS", "60")),
             register_kwargs={"capability_token": token} if token else {}) if keep_registered else None)
+        self._registration_starter: Optional[asyncio.Task] = None
         self.target_fps = _checked_target_fps(target_fps)
         self.max_queue_size = _checked_queue_size(max_queue_size)
         self.frame_layout = frame_layout
@@ -401,9 +402,8 @@ class StreamServer(AiohttpSurface, InfoRoutes):
 
     async def stop(self) -> None:
         if self._registration is not None:
-            starter = getattr(self, "_registration_starter", None)
-            if starter is not None and not starter.done():
-                starter.cancel()
+            if self._registration_starter is not None and not self._registration_starter.done():
+                self._registration_starter.cancel()
             await self._registration.close()  # unregisters: no new streams for a worker that is stopping
         client = self.current_client
         if client is not None:

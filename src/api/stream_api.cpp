@@ -26,10 +26,7 @@ std::string env_or(const char* name, std::string fallback) {
 // when the header is missing.
 std::string media_type(const std::string& header) {
   if (header.empty()) return "application/octet-stream";
-  std::string type = header.substr(0, header.find(';'));
-  const auto first = type.find_first_not_of(" \t");
-  const auto last = type.find_last_not_of(" \t");
-  return first == std::string::npos ? std::string() : util::ascii_lowercase(type.substr(first, last - first + 1));
+  return util::ascii_lowercase(std::string(util::trim_blanks(std::string_view(header).substr(0, header.find(';')))));
 }
 
 // Upstream's _parse_and_validate_request, up to the model: JSON media type, then json.loads.

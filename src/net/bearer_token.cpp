@@ -20,13 +20,6 @@ std::array<unsigned char, 32> sha256(std::string_view text) {
   return digest;
 }
 
-std::string_view trimmed(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
-}
-
 }  // namespace
 
 BearerToken::BearerToken(std::string_view token) {
@@ -35,14 +28,14 @@ BearerToken::BearerToken(std::string_view token) {
 }
 
 std::optional<std::string> BearerToken::refusal(std::string_view authorization) const {
-  authorization = trimmed(authorization);
+  authorization = util::trim_blanks(authorization);
   if (authorization.empty()) return "no Authorization header";
   const auto space = authorization.find(' ');
   const std::string_view scheme = authorization.substr(0, space);
   if (util::ascii_lowercase(std::string(scheme)) != "bearer") return "not a Bearer token";
   const std::string_view credentials =
       space == std::string_view::npos ? std::string_view() : authorization.substr(space + 1);
-  const auto presented = sha256(trimmed(credentials));
+  const auto presented = sha256(util::trim_blanks(credentials));
   if (CRYPTO_memcmp(presented.data(), digest_.data(), digest_.size()) != 0) return "wrong token";
   return std::nullopt;
 }
