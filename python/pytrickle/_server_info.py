@@ -15,13 +15,17 @@ logger = logging.getLogger("pytrickle.server")
 
 
 class InfoRoutes:
-    """Expects ``self.state``, ``self.current_client``, ``self.current_params``, ``self.pipeline``,
-    ``self.capability_name``, ``self.version`` and ``self.hardware_info``."""
+    """Expects ``self.state``, ``self._addressed`` and ``self._sessions`` (the server's streams),
+    ``self.max_streams``, ``self.pipeline``, ``self.capability_name``, ``self.version`` and
+    ``self.hardware_info``."""
 
     async def _handle_get_status(self, request):
         try:
+            session, refusal = self._addressed(request, None)
+            if refusal is not None:
+                return refusal
             body = dict(self.state.get_pipeline_state())
-            client = self.current_client
+            client = session.client if session is not None else None
             body["client_active"] = client is not None
             if client is not None:
                 body["client_running"] = client.running
@@ -29,21 +33,26 @@ class InfoRoutes:
                 if protocol is not None:
                     body["fps"] = protocol.fps_meter.get_fps_stats()
                 body["metrics"] = stream_metrics(client)  # ours: FrameProcessor.get_metrics()'s numbers
-            if self.current_params is not None:
+            if session is not None and session.params is not None:
                 body["current_params"] = {
-                    "subscribe_url": self.current_params.subscribe_url,
-                    "publish_url": self.current_params.publish_url,
-                    "gateway_request_id": self.current_params.gateway_request_id,
+                    "subscribe_url": session.params.subscribe_url,
+                    "publish_url": session.params.publish_url,
+                    "gateway_request_id": session.params.gateway_request_id,
                 }
+            if self._sessions.many:  # ours (docs/many_streams.md)
+                body["max_streams"] = self.max_streams
+                body["streams"] = {s.stream_id: s.describe() for s in self._sessions.all()}
             return json_response(body)
         except Exception as error:  # noqa: BLE001
             return json_response({"status": "error", "message": f"Error getting status: {error}"}, status=500)
 
     async def _handle_engine_stats(self, request):
-        """Ours: the engine's counters, drops and latency for the current stream, as the C++
+        """Ours: the engine's counters, drops and latency for the addressed stream, as the C++
         worker reports them ({"stream": null} without one)."""
-        client = self.current_client
-        protocol = getattr(client, "protocol", None) if client is not None else None
+        session, refusal = self._addressed(request, None)
+        if refusal is not None:
+            return refusal
+        protocol = getattr(session.client, "protocol", None) if session is not None else None
         stats = protocol.engine_stats() if protocol is not None and hasattr(protocol, "engine_stats") else {}
         return json_response({"stream": stats or None})
 

@@ -24,6 +24,7 @@ from .frame_processor import FrameProcessor
 from .frame_skipper import AdaptiveFrameSkipper, FrameProcessingResult, FrameSkipConfig
 from .frames import AudioFrame, AudioOutput, VideoFrame, VideoOutput
 from .protocol import TrickleProtocol
+from ._stream_identity import call_for_stream
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class TrickleClient:
 
         self.running = False
         self.request_id = "default"
+        # Ours: the stream this client runs, as its frames and the processor's callbacks name it
+        # (a StreamServer sets it from X-Stream-Id; docs/many_streams.md).
+        self.stream_id = ""
         self.stop_event = asyncio.Event()
         self.error_event = asyncio.Event()
         self.max_queue_size = max_queue_size
@@ -139,7 +143,7 @@ class TrickleClient:
         self.loading_controller.reset()
         await self.protocol.start()
         try:
-            await self.frame_processor.on_stream_start(params or {})
+            await call_for_stream(self.frame_processor.on_stream_start, params or {}, stream_id=self.stream_id)
         except Exception as error:  # noqa: BLE001 - a failing hook does not stop the stream
             logger.error("on_stream_start failed: %s", error)
         self.running = True
@@ -159,7 +163,7 @@ class TrickleClient:
             if getattr(self.frame_processor, "_stream", None) is self:
                 self.frame_processor._stream = None
             try:
-                await self.frame_processor.on_stream_stop()
+                await call_for_stream(self.frame_processor.on_stream_stop, stream_id=self.stream_id)
             except Exception as error:  # noqa: BLE001
                 logger.error("on_stream_stop failed: %s", error)
             await self.protocol.stop()
@@ -219,6 +223,7 @@ class TrickleClient:
             async for frame in self.protocol.ingress_loop(self.stop_event):
                 if self._should_stop():
                     break
+                frame.stream_id = self.stream_id
                 if isinstance(frame, VideoFrame):
                     await self.video_input_queue.put(frame)
                 elif isinstance(frame, AudioFrame):

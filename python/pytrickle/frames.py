@@ -64,6 +64,8 @@ class InputFrame(ABC):
     time_base: Fraction
     log_timestamps: Dict[str, float]
     side_data: SideData
+    # Ours: the stream the frame belongs to when one worker serves several (docs/many_streams.md).
+    stream_id: str = ""
 
     @classmethod
     def from_av_video(cls, tensor: torch.Tensor, timestamp: int, time_base: Fraction):
@@ -106,6 +108,7 @@ class VideoFrame(InputFrame):
         """Return a frame with new pixels but this frame's timing and side data."""
         replacement = VideoFrame(new_tensor, self.timestamp, self.time_base, self.log_timestamps.copy())
         replacement.side_data = self.side_data
+        replacement.stream_id = self.stream_id
         return replacement
 
     def to(self, device: Union[str, torch.device]) -> "VideoFrame":

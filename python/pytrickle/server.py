@@ -13,7 +13,7 @@ in _server_transport.py.
 from __future__ import annotations
 
 import asyncio
-import inspect
+import functools
 import json
 import logging
 import os
@@ -28,6 +28,8 @@ from .frame_processor import FrameProcessor
 from .frame_skipper import FrameSkipConfig
 from ._bearer_token import BearerToken, configured_token
 from .utils.registration import CapabilityRegistration
+from ._stream_identity import StreamIdError, call_for_stream, stream_id_from
+from ._stream_sessions import StreamSession, StreamSessions
 from .protocol import TrickleProtocol
 from .state import PipelineState, StreamState  # noqa: F401  (PipelineState: upstream's module has it too)
 from .utils.hardware import HardwareInfo
@@ -58,12 +60,13 @@ def _checked_queue_size(value: Optional[int]) -> Optional[int]:
     return value
 
 
-async def _apply_params(processor: Any, params: Dict[str, Any]) -> None:
-    """The processor's update_params, awaited when it is a coroutine: Livepeer's documentation
-    writes it as a plain method, upstream as ``async def``; both work."""
-    outcome = processor.update_params(params)
-    if inspect.isawaitable(outcome):
-        await outcome
+def _checked_max_streams(value: Optional[int], keep_registered: bool) -> int:
+    if value is None:
+        # A worker that registers itself serves the capacity it registers with.
+        value = int(os.environ.get("CAPABILITY_CAPACITY", "1") or 1) if keep_registered else 1
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 256:
+        raise ValueError(f"max_streams must be a whole number from 1 to 256, not {value!r}")
+    return value
 
 
 def _parse_show_loading(value: Any) -> bool:
@@ -91,7 +94,7 @@ class StreamServer(AiohttpSurface, InfoRoutes):
                  verify_ssl: bool = False, ssl_ca_file: Optional[str] = None,
                  target_fps: Optional[float] = None, max_queue_size: Optional[int] = None,
                  frame_layout: str = FRAME_LAYOUT_UPSTREAM, auth_token: Optional[str] = None,
-                 keep_registered: bool = False):
+                 keep_registered: bool = False, max_streams: Optional[int] = None):
         # Livepeer's documentation's arguments (ours; upstream has none of them):
         # target_fps: the frame-rate limit of each stream (1-60; a start's params.max_framerate
         # still wins); max_queue_size: decoded frames buffered before the oldest are dropped;
@@ -101,12 +104,19 @@ class StreamServer(AiohttpSurface, InfoRoutes):
         # off) makes the /stream/* routes answer 401 unless the request carries
         # "Authorization: Bearer <token>"; keep_registered registers the capability with the
         # orchestrator at start (ORCH_URL, ORCH_SECRET, CAPABILITY_*), keeps it registered and
-        # unregisters it at stop (utils/registration.py).
+        # unregisters it at stop (utils/registration.py); max_streams > 1 serves that many streams
+        # at once, named by the X-Stream-Id header (docs/many_streams.md; default: 1, or
+        # $CAPABILITY_CAPACITY when keep_registered, which registers that capacity).
         token = configured_token(auth_token)
         self._bearer = BearerToken(token) if token else None
+        self.max_streams = _checked_max_streams(max_streams, keep_registered)
+        self._sessions = StreamSessions(self.max_streams)
+        register_kwargs: Dict[str, Any] = {"capability_capacity": self.max_streams}
+        if token:
+            register_kwargs["capability_token"] = token
         self._registration = (CapabilityRegistration(
             refresh_seconds=float(os.environ.get("CAPABILITY_REFRESH_SECONDS", "60")),
-            register_kwargs={"capability_token": token} if token else {}) if keep_registered else None)
+            register_kwargs=register_kwargs) if keep_registered else None)
         self._registration_starter: Optional[asyncio.Task] = None
         self.target_fps = _checked_target_fps(target_fps)
         self.max_queue_size = _checked_queue_size(max_queue_size)
@@ -141,10 +151,6 @@ class StreamServer(AiohttpSurface, InfoRoutes):
         self.frame_skip_config = frame_skip_config
         self.overlay_config = overlay_config
 
-        self.current_client: Optional[TrickleClient] = None
-        self.current_params: Optional[StreamStartRequest] = None
-        self._client_task: Optional[asyncio.Task] = None
-        self._param_update_lock = asyncio.Lock()
         self._health_monitor_task: Optional[asyncio.Task] = None
         self._runner = None  # aiohttp's AppRunner or the NativeTransport, once started
         self._cors = None
@@ -211,6 +217,96 @@ class StreamServer(AiohttpSurface, InfoRoutes):
         """What the start route reports as current_state: the health status ("IDLE", "OK", ...)."""
         return self.get_health_summary()
 
+    # ---- which stream a request is about (docs/many_streams.md) ----
+
+    @property
+    def current_client(self) -> Optional[TrickleClient]:
+        """The most recent stream's client (upstream's attribute; with many streams, see streams())."""
+        session = self._sessions.latest()
+        return session.client if session is not None else None
+
+    @current_client.setter
+    def current_client(self, client: Optional[TrickleClient]) -> None:
+        # Upstream's attribute could be assigned (its tests do): None forgets every stream, a
+        # client becomes the one stream.
+        params = self.current_params
+        self._sessions.clear()
+        if client is not None:
+            self._sessions.add(StreamSession(getattr(client, "stream_id", "") or "default", client, params))
+
+    @property
+    def current_params(self) -> Optional[StreamStartRequest]:
+        session = self._sessions.latest()
+        return session.params if session is not None else None
+
+    @current_params.setter
+    def current_params(self, params: Optional[StreamStartRequest]) -> None:
+        session = self._sessions.latest()
+        if session is not None:
+            session.params = params
+
+    def streams(self) -> Dict[str, TrickleClient]:
+        """Ours: the client of each stream, by stream id."""
+        return {session.stream_id: session.client for session in self._sessions.all()}
+
+    def _addressed(self, request, none_message: Optional[str]):
+        """(session, None), or (None, the error answer). With one stream the header is ignored
+        (upstream). A request without the header means the only stream; none_message None
+        (status) turns "no stream" and "several streams" into (None, None): the server's view."""
+        if self._sessions.many:
+            try:
+                wanted = stream_id_from(request.headers)
+            except StreamIdError as error:
+                return None, json_response({"status": "error", "message": str(error)}, status=400)
+            if wanted is not None:
+                session = self._sessions.get(wanted)
+                if session is None:
+                    return None, json_response(
+                        {"status": "error", "message": f"No stream with X-Stream-Id {wanted}"}, status=404)
+                return session, None
+        live = self._sessions.live()
+        if len(live) == 1:
+            return live[0], None
+        if not live and self._sessions.latest() is not None:
+            return self._sessions.latest(), None  # the stream that ended by itself (upstream, Q12)
+        if none_message is None:
+            return None, None
+        if not live:
+            return None, json_response({"status": "error", "message": none_message}, status=400)
+        return None, json_response({"status": "error",
+                                    "message": f"X-Stream-Id is required: {len(live)} streams are running"},
+                                   status=400)
+
+    def _start_refusal(self, request, start_request: StreamStartRequest):
+        """(stream id, None), or (None, the answer refusing the start)."""
+        def refused(message: str, status: int):
+            return None, json_response({"status": "error", "message": message,
+                                        "current_state": self._pipeline_state()}, status=status)
+
+        try:
+            header_id = stream_id_from(request.headers)
+        except StreamIdError as error:
+            if self._sessions.many:
+                return refused(str(error), 400)
+            header_id = None  # upstream ignores the header
+        stream_id = header_id or start_request.gateway_request_id or "default"
+        if not self._sessions.many:
+            latest = self._sessions.latest()
+            if latest is not None and latest.busy():
+                return refused("Pipeline is still in use", 503)
+        elif self._sessions.get(stream_id) is not None and not self._sessions.get(stream_id).ended:
+            return refused(f"Stream {stream_id} is already running", 409)
+        elif self._sessions.live_count() >= self.max_streams:
+            return refused(f"Worker at capacity: {self.max_streams} of {self.max_streams} streams running", 503)
+        return stream_id, None
+
+    def _count_streams(self) -> None:
+        running = self._sessions.live_count()
+        self.state.set_active_client(running > 0)
+        self.state.update_active_streams(running)
+
+    # ---- the stream routes ----
+
     async def _handle_start_stream(self, request):
         if not (self.state.startup_complete and self.state.pipeline_ready):
             if self._startup_task is not None:
@@ -233,12 +329,10 @@ class StreamServer(AiohttpSurface, InfoRoutes):
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
             }, status=400)
-        if self.current_client is not None and self.current_client.running:
-            return json_response({
-                "status": "error",
-                "message": "Pipeline is still in use",
-                "current_state": self._pipeline_state(),
-            }, status=503)
+        stream_id, refusal = self._start_refusal(request, start_request)
+        if refusal is not None:
+            return refusal
+        session = None
         try:
             params = start_request.params or {}
             protocol = TrickleProtocol(
@@ -261,17 +355,16 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             client = TrickleClient(
                 protocol=protocol,
                 frame_processor=self.frame_processor,
-                control_handler=self._handle_control_message,
+                control_handler=functools.partial(self._handle_control_message, stream_id=stream_id),
                 frame_skip_config=self.frame_skip_config,
                 overlay_config=self.overlay_config,
                 **({"max_queue_size": self.max_queue_size} if self.max_queue_size else {}),
             )
-            self.current_client = client
-            self.current_params = start_request
-            self.state.set_active_client(True)
-            self.state.update_active_streams(1)
-            self._client_task = asyncio.create_task(
-                self._run_client(start_request.gateway_request_id, start_request.params))
+            client.stream_id = stream_id
+            session = StreamSession(stream_id, client, start_request)
+            self._sessions.add(session)
+            self._count_streams()
+            session.task = asyncio.create_task(self._run_client(session))
             self._start_health_monitoring()
             return json_response({
                 "status": "success",
@@ -280,54 +373,53 @@ class StreamServer(AiohttpSurface, InfoRoutes):
                 "current_state": self._pipeline_state(),
             })
         except Exception as error:  # noqa: BLE001
-            await self._discard_client()
+            if session is not None:
+                await self._discard(session)
             return json_response({
                 "status": "error",
                 "message": f"Error starting stream: {error}",
                 "current_state": self._pipeline_state(),
             }, status=400)
 
-    async def _discard_client(self) -> None:
-        task, self._client_task = self._client_task, None
+    async def _discard(self, session: StreamSession) -> None:
+        task, session.task = session.task, None
         if task is not None and not task.done():
             task.cancel()
             try:
                 await task
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
-        client, self.current_client = self.current_client, None
-        if client is not None:
-            try:
-                await client.stop()
-            except Exception as error:  # noqa: BLE001
-                logger.error("stopping the client: %s", error)
-        self.current_params = None
-        self.state.set_active_client(False)
-        self.state.update_active_streams(0)
-
-    async def _run_client(self, request_id: str, params: Optional[Dict[str, Any]] = None) -> None:
-        client = self.current_client
         try:
-            if client is not None:
-                await client.start(request_id, params)
+            await session.client.stop()
+        except Exception as error:  # noqa: BLE001
+            logger.error("stopping the client: %s", error)
+        session.ended = True
+        self._sessions.remove(session)
+        self._count_streams()
+
+    async def _run_client(self, session: StreamSession) -> None:
+        try:
+            await session.client.start(session.params.gateway_request_id, session.params.params)
         except asyncio.CancelledError:
             raise
         except Exception as error:  # noqa: BLE001
             logger.error("Client execution failed: %s", error)
             self.state.set_error(f"Client execution failed: {error}")
         finally:
-            # Upstream keeps current_client after the stream ended by itself (docs/compatibility.md Q12); so do we.
-            self.state.set_active_client(False)
-            self.state.update_active_streams(0)
+            # Upstream keeps current_client after the stream ended by itself (docs/compatibility.md Q12);
+            # so do we, and the slot is free at once.
+            self._sessions.ended(session)
+            self._count_streams()
 
     async def _handle_stop_stream(self, request):
-        if self.current_client is None:
-            return json_response({"status": "error", "message": "No active stream to stop"}, status=400)
+        session, refusal = self._addressed(request, "No active stream to stop")
+        if refusal is not None:
+            return refusal
         try:
-            client = self.current_client
+            client = session.client
             await client.protocol.emit_monitoring_event({"type": "stream_stopped", "timestamp": _now_ms()})
             await client.stop()
-            task, self._client_task = self._client_task, None
+            task, session.task = session.task, None
             if task is not None:
                 # The client winds down by itself (the engine flushes what it encoded); a client
                 # that does not within 5 s is cancelled, as upstream cancels it at once.
@@ -341,31 +433,32 @@ class StreamServer(AiohttpSurface, InfoRoutes):
                         pass
                 except asyncio.CancelledError:
                     pass
-            self.current_client = None
-            self.current_params = None
-            self.state.set_active_client(False)
-            self.state.update_active_streams(0)
+            session.ended = True
+            self._sessions.remove(session)
+            self._count_streams()
             return json_response({"status": "success", "message": "Stream stopped successfully"})
         except Exception as error:  # noqa: BLE001
             return json_response({"status": "error", "message": f"Error stopping stream: {error}"}, status=500)
 
-    async def _handle_control_message(self, control_data: dict) -> None:
+    async def _handle_control_message(self, control_data: dict, stream_id: str = "") -> None:
         try:
-            await _apply_params(self.frame_processor, control_data)
+            await call_for_stream(self.frame_processor.update_params, control_data, stream_id=stream_id)
         except Exception as error:  # noqa: BLE001
             logger.error("control message failed: %s", error)
 
-    async def _run_param_update(self, params: Dict[str, Any]) -> None:
+    async def _run_param_update(self, params: Dict[str, Any], session: Optional[StreamSession] = None) -> None:
+        session = session or self._sessions.latest()
+        client = session.client if session is not None else None
         try:
-            if "show_loading" in params and self.current_client is not None:
-                self.current_client.loading_controller.set_manual_loading(
-                    _parse_show_loading(params["show_loading"]))
-            async with self._param_update_lock:
-                if self.current_client is not None:
-                    await self.current_client.protocol.update_params(params)
-                await _apply_params(self.frame_processor, params)
-                if self.current_client is not None:
-                    await self.current_client.protocol.emit_monitoring_event(
+            if "show_loading" in params and client is not None:
+                client.loading_controller.set_manual_loading(_parse_show_loading(params["show_loading"]))
+            async with (session.param_lock if session is not None else asyncio.Lock()):
+                if client is not None:
+                    await client.protocol.update_params(params)
+                await call_for_stream(self.frame_processor.update_params, params,
+                                      stream_id=session.stream_id if session is not None else "")
+                if client is not None:
+                    await client.protocol.emit_monitoring_event(
                         {"type": "params_updated", "timestamp": _now_ms(), "params": params})
         except Exception as error:  # noqa: BLE001
             logger.error("Parameter update failed: %s", error)
@@ -377,9 +470,10 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             data = update.model_dump()
         except Exception as error:  # noqa: BLE001
             return json_response({"status": "error", "message": f"Parameter update failed: {error}"}, status=500)
-        if self.current_client is None:
-            return json_response({"status": "error", "message": "No active stream to update"}, status=400)
-        await self._run_param_update(data)
+        session, refusal = self._addressed(request, "No active stream to update")
+        if refusal is not None:
+            return refusal
+        await self._run_param_update(data, session)
         return json_response({"status": "success", "message": "Parameters updated successfully"})
 
     # ---- health monitor ----
@@ -391,12 +485,10 @@ class StreamServer(AiohttpSurface, InfoRoutes):
     async def _health_monitoring_loop(self) -> None:
         while True:
             await asyncio.sleep(self.health_check_interval)
-            client = self.current_client
-            if client is None:
-                continue
-            protocol = getattr(client, "protocol", None)
-            if protocol is not None and hasattr(protocol, "get_component_health"):
-                self.state.update_component_health("protocol", protocol.get_component_health())
+            for session in self._sessions.all():
+                protocol = getattr(session.client, "protocol", None)
+                if protocol is not None and hasattr(protocol, "get_component_health"):
+                    self.state.update_component_health("protocol", protocol.get_component_health())
 
     # ---- running ----
 
@@ -405,16 +497,17 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             if self._registration_starter is not None and not self._registration_starter.done():
                 self._registration_starter.cancel()
             await self._registration.close()  # unregisters: no new streams for a worker that is stopping
-        client = self.current_client
-        if client is not None:
+        sessions = self._sessions.all()
+        for session in sessions:
             try:
-                await client.stop()
+                await session.client.stop()
             except Exception as error:  # noqa: BLE001
                 logger.error("stopping the client: %s", error)
-        for name in ("_client_task", "_health_monitor_task", "_startup_task"):
-            task = getattr(self, name)
+        # The clients wind down by themselves (the engine flushes); the server's own tasks are cancelled.
+        tasks = [session.task for session in sessions] + [self._health_monitor_task, self._startup_task]
+        for index, task in enumerate(tasks):
             if task is not None and not task.done():
-                if name != "_client_task":
+                if index >= len(sessions):
                     task.cancel()
                 try:
                     await asyncio.wait_for(task, timeout=15.0)

@@ -14,6 +14,7 @@ from .frame_processor import FrameProcessor
 from .frame_skipper import FrameSkipConfig
 from .frames import AudioFrame, VideoFrame
 from .registry import HandlerRegistry
+from ._stream_identity import call_for_stream
 from .server import StreamServer
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ def _positional_parameters(function: Callable) -> List[inspect.Parameter]:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
         return []
-    return [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL)]
+    # stream_id is passed by keyword (docs/many_streams.md).
+    return [p for p in parameters
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) and p.name != "stream_id"]
 
 
 def _check_signatures(handlers: Dict[str, Optional[Callable]]) -> None:
@@ -130,7 +133,10 @@ class _InternalFrameProcessor(FrameProcessor):
             return result
         return [frame]
 
-    async def update_params(self, params: Dict[str, Any]) -> None:
+    # The callbacks get stream_id= when they declare it (one worker serving several streams,
+    # docs/many_streams.md); upstream's signatures are called as upstream calls them.
+
+    async def update_params(self, params: Dict[str, Any], stream_id: str = "") -> None:
         if not params:
             return
         user_params = dict(params)
@@ -138,21 +144,21 @@ class _InternalFrameProcessor(FrameProcessor):
             await self.ensure_model_loaded()
             user_params.pop("load_model", None)
         if self.param_updater is not None and user_params:
-            await self.param_updater(user_params)
+            await call_for_stream(self.param_updater, user_params, stream_id=stream_id)
 
-    async def on_stream_start(self, params: Dict[str, Any]) -> None:
+    async def on_stream_start(self, params: Dict[str, Any], stream_id: str = "") -> None:
         if self.on_stream_start_callback is None:
             return
         try:
-            await self.on_stream_start_callback(params)
+            await call_for_stream(self.on_stream_start_callback, params, stream_id=stream_id)
         except Exception as error:  # noqa: BLE001
             logger.error("on_stream_start handler failed: %s", error)
 
-    async def on_stream_stop(self) -> None:
+    async def on_stream_stop(self, stream_id: str = "") -> None:
         if self.on_stream_stop_callback is None:
             return
         try:
-            await self.on_stream_stop_callback()
+            await call_for_stream(self.on_stream_stop_callback, stream_id=stream_id)
         except Exception as error:  # noqa: BLE001
             logger.error("on_stream_stop handler failed: %s", error)
 

@@ -320,3 +320,29 @@ def ts_clip(tmp_path_factory) -> Path:
          "-f", "mpegts", out], timeout=120)
     assert out.stat().st_size > 0
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# the orchestrator's side of "bring your own container"
+
+
+@pytest.fixture
+def orchestrator():
+    from fake_orchestrator import SECRET, FakeOrchestrator
+    fake = FakeOrchestrator(SECRET)
+    yield fake
+    fake.close()
+
+
+@pytest.fixture
+def capability_env(monkeypatch, orchestrator):
+    """The environment a BYOC worker container gets; returns the port the worker must listen on."""
+    from fake_orchestrator import SECRET, TOKEN, free_port
+    port = free_port()
+    for name, value in {"ORCH_URL": orchestrator.url, "ORCH_SECRET": SECRET, "CAPABILITY_NAME": "video-fx",
+                        "CAPABILITY_DESCRIPTION": "test worker", "CAPABILITY_URL": f"http://127.0.0.1:{port}",
+                        "CAPABILITY_CAPACITY": "2", "CAPABILITY_PRICE_PER_UNIT": "7",
+                        "CAPABILITY_PRICE_SCALING": "1000", "CAPABILITY_CURRENCY": "USD",
+                        "CAPABILITY_TOKEN": TOKEN}.items():
+        monkeypatch.setenv(name, value)
+    return port

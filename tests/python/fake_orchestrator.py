@@ -18,6 +18,7 @@ Capabilities live in memory only, so restart() forgets them, as a restarted orch
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 import urllib.error
@@ -26,6 +27,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Optional
 
 from trickle_testutil import create_channel
+
+SECRET = "orch-secret"  # the orchestrator's secret (ORCH_SECRET)
+TOKEN = "worker-token-7f3a"  # the worker's token (CAPABILITY_TOKEN)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class FakeOrchestrator:

@@ -9,45 +9,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import socket
 
 import pytest
 
-from fake_orchestrator import FakeOrchestrator
+from fake_orchestrator import SECRET, TOKEN, free_port
 from python_worker import PythonWorker, make_server
 from test_python_stream import RecordingProcessor
 from trickle_testutil import count_video_frames, http_request
 from worker_processes import start_passthrough
-
-SECRET = "orch-secret"
-TOKEN = "worker-token-7f3a"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def orchestrator():
-    fake = FakeOrchestrator(SECRET)
-    yield fake
-    fake.close()
-
-
-@pytest.fixture
-def capability_env(monkeypatch, orchestrator):
-    """The environment a BYOC worker container gets; returns the port the worker must listen on."""
-    port = free_port()
-    for name, value in {"ORCH_URL": orchestrator.url, "ORCH_SECRET": SECRET, "CAPABILITY_NAME": "video-fx",
-                        "CAPABILITY_DESCRIPTION": "test worker", "CAPABILITY_URL": f"http://127.0.0.1:{port}",
-                        "CAPABILITY_CAPACITY": "2", "CAPABILITY_PRICE_PER_UNIT": "7",
-                        "CAPABILITY_PRICE_SCALING": "1000", "CAPABILITY_CURRENCY": "USD",
-                        "CAPABILITY_TOKEN": TOKEN}.items():
-        monkeypatch.setenv(name, value)
-    return port
-
 
 async def keeping_server(port: int, **kwargs) -> PythonWorker:
     server = make_server(RecordingProcessor(), keep_registered=True, **kwargs)
