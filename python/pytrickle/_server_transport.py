@@ -2,8 +2,10 @@
 
 The engine's C++ HTTP server is the default; aiohttp takes over as soon as anything
 aiohttp-specific is asked for (get_app(), custom routes, middleware, CORS, static routes,
-startup/shutdown hooks, app context or app kwargs), so such code works unchanged.
-PYTRICKLE_HTTP=aiohttp forces aiohttp.
+startup/shutdown hooks, app context or app kwargs), or when user code changed ``server.app``
+itself after construction (appended a hook to one of its signals, added a route or a middleware,
+stored state in it: ComfyStream's worker does ``server.app.on_startup.append(...)``), so such code
+works unchanged and its hooks run as on upstream. PYTRICKLE_HTTP=aiohttp forces aiohttp.
 """
 
 from __future__ import annotations
@@ -151,8 +153,22 @@ class AiohttpSurface:
     def get_context(self, key: str, default: Any = None) -> Any:
         return self.app.get(key, default) if self.app is not None else default
 
+    def _app_shape(self) -> tuple:
+        """What user code can change on an aiohttp Application: its signals, cleanup contexts,
+        middlewares, routes and state (aiohttp puts entries of its own in some signals)."""
+        app = self.app
+        return (len(app.on_startup), len(app.on_shutdown), len(app.on_cleanup), len(app.on_response_prepare),
+                len(app.cleanup_ctx), len(app.middlewares), len(app.router.routes()), len(app))
+
+    def _remember_app_as_built(self) -> None:
+        self._app_as_built = self._app_shape() if self.app is not None else None
+
+    def _app_changed(self) -> bool:
+        return self.app is not None and self._app_shape() != self._app_as_built
+
     def _uses_aiohttp(self) -> bool:
-        return self._aiohttp_required or os.environ.get("PYTRICKLE_HTTP", "").lower() == "aiohttp"
+        return (self._aiohttp_required or self._app_changed()
+                or os.environ.get("PYTRICKLE_HTTP", "").lower() == "aiohttp")
 
     def bound_port(self) -> Optional[int]:
         """Ours: the port actually listened on (useful with port=0)."""

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 from collections import deque
-from typing import Any, AsyncIterator, Callable, Dict, List, Optional, Union
+from typing import Any, AsyncIterator, Callable, Deque, Dict, List, Optional, Union  # noqa: F401  (Deque: upstream's)
 
 from .base import ErrorCallback
 from .direct_stream import DirectStream

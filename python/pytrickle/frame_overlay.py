@@ -17,6 +17,9 @@ import numpy as np
 import torch
 
 from .frames import VideoFrame
+from ._lazy_names import lazy_names
+
+__getattr__ = lazy_names(__name__, {"av": "av"})  # upstream's module imports PyAV; nothing here uses it
 
 __all__ = [
     "OverlayMode",

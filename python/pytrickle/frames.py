@@ -10,6 +10,7 @@ few helpers that convert to or from PyAV frame objects.
 """
 
 import logging
+import sys
 from abc import ABC
 from collections import deque
 from fractions import Fraction
@@ -18,10 +19,14 @@ from typing import TYPE_CHECKING, Any, Deque, Dict, List, Optional, Union
 import numpy as np
 import torch
 
+from ._lazy_names import lazy_names
+
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import av
 
 logger = logging.getLogger(__name__)
+# Upstream's module imports PyAV; ours on first use of `pytrickle.frames.av` or of a PyAV helper.
+__getattr__ = lazy_names(__name__, {"av": "av"})
 
 DEFAULT_WIDTH = 512
 DEFAULT_HEIGHT = 512
@@ -36,10 +41,9 @@ _AV_INSTALL_HINT = (
 def _require_av(what: str):
     """Import PyAV on demand, failing with an explanatory ImportError."""
     try:
-        import av  # noqa: F401  (imported lazily on purpose)
-    except ImportError as exc:
+        return getattr(sys.modules[__name__], "av")  # a patched pytrickle.frames.av wins, as upstream
+    except AttributeError as exc:
         raise ImportError(_AV_INSTALL_HINT.format(what=what)) from exc
-    return av
 
 
 def _count_samples(samples: Any) -> int:

@@ -11,7 +11,6 @@ is a TricklePublisher, as upstream (the client batches what is posted there).
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import logging
 import os
@@ -19,7 +18,7 @@ import queue
 import time
 from collections import deque
 from fractions import Fraction
-from typing import Any, AsyncIterator, Deque, Dict, Optional
+from typing import Any, AsyncGenerator, AsyncIterator, Deque, Dict, Optional  # noqa: F401  (upstream's names)
 
 import numpy as np
 import torch
@@ -28,6 +27,7 @@ from ._native_loader import load_native
 from .base import ComponentState, ErrorCallback, TrickleComponent, setup_asyncio_exception_handler
 from .fps_meter import FPSMeter
 from .frames import AudioFrame, AudioOutput, VideoFrame, VideoOutput
+from ._lazy_names import lazy_names
 from .publisher import TricklePublisher
 # Upstream's module namespace, for code that patches these names here; the engine does their work.
 from .cache import LastValueCache  # noqa: F401
@@ -38,16 +38,9 @@ from .subscriber import TrickleSubscriber  # noqa: F401
 logger = logging.getLogger(__name__)
 
 # Upstream's names from its PyAV modules, loaded on first use so the live path never imports them.
-_PYAV_NAMES = {"default_output_metadata": "encoder", "run_publish": "media", "run_subscribe": "media"}
-
-
-def __getattr__(name: str) -> Any:
-    module = _PYAV_NAMES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", "pytrickle._pyav"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, {"default_output_metadata": "pytrickle._pyav.encoder:default_output_metadata",
+                                    "run_publish": "pytrickle._pyav.media:run_publish",
+                                    "run_subscribe": "pytrickle._pyav.media:run_subscribe"})
 
 # How many decoded frames one wake-up takes from the engine at most (the rest on the next turn).
 INPUT_BATCH = 64

@@ -18,6 +18,8 @@ import json
 import logging
 import os
 import time
+import uuid  # noqa: F401  (upstream's module namespace)
+from dataclasses import dataclass  # noqa: F401  (upstream's)
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from .api import HardwareInformation, HardwareStats, StreamParamsUpdateRequest, StreamStartRequest, Version  # noqa: F401
@@ -171,6 +173,7 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             self._setup_custom_routes(custom_routes)
         if static_routes:
             self._setup_static_routes(static_routes)
+        self._remember_app_as_built()
 
     def _token_checked(self, handler: Callable) -> Callable:
         """The route, answering 401 first unless the request carries the configured token."""

@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 from enum import Enum
-from typing import Any, Awaitable, Callable, Dict, List, Optional
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Union  # noqa: F401  (Union: upstream's)
 
 from .frame_overlay import OverlayConfig
 from .frame_processor import FrameProcessor

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Optional
+from typing import List, Optional  # noqa: F401  (List: upstream's)
 
 from ._async_bridge import call_native
 from ._native_loader import load_native
 from .base import ComponentState, ErrorCallback, TrickleComponent
+from ._lazy_names import lazy_names
+
+# Upstream's module is built on aiohttp; the engine does the HTTP here, but the name is there for
+# code that reaches for it.
+__getattr__ = lazy_names(__name__, {"aiohttp": "aiohttp"})
 
 logger = logging.getLogger(__name__)
 

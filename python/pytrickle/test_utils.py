@@ -4,7 +4,8 @@ A ready-made :class:`MockFrameProcessor`, a ``MagicMock`` stand-in for
 ``TrickleClient`` and a ``StreamServer`` factory for endpoint tests.
 """
 
-from typing import Any, Dict
+import asyncio  # noqa: F401  (upstream's module namespace)
+from typing import Any, Dict, Optional  # noqa: F401  (Optional: upstream's)
 from unittest.mock import AsyncMock, MagicMock
 
 from .frame_processor import FrameProcessor

@@ -10,8 +10,21 @@ without them it raises ImportError (``pip install av``).
 from __future__ import annotations
 
 import logging
+import sys
 import time
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Union, cast  # noqa: F401  (cast: upstream's module namespace)
+
+import numpy as np
+import torch
+
+# PyAV (and Pillow) are optional: without them these names are None and decode_av says how to
+# install them. As module globals, code patching pytrickle.decoder.av patches what runs.
+try:
+    import av
+    from av.container import InputContainer
+    from av.video.reformatter import VideoReformatter
+except ImportError:
+    av = InputContainer = VideoReformatter = None
 
 from ..frames import DEFAULT_HEIGHT, DEFAULT_MAX_FRAMERATE, DEFAULT_WIDTH, AudioFrame, VideoFrame
 
@@ -22,18 +35,19 @@ logger = logging.getLogger("pytrickle.decoder")  # upstream's logger name
 _FALLBACK_INTERVAL = 0.033
 
 
-def _import_av():
-    """PyAV, or an ImportError that says how to install it."""
-    try:
-        import av
-    except ImportError as error:
-        raise ImportError(
-            "decode_av/encode_av need PyAV, an optional dependency of pytrickle: pip install av"
-        ) from error
-    return av
+def _import_av(module_name: str = __name__):
+    """PyAV as the calling module holds it (a patched ``av`` wins), or an ImportError that says
+    how to install it."""
+    module_av = getattr(sys.modules[module_name], "av", None)
+    if module_av is None:
+        raise ImportError("decode_av/encode_av need PyAV, an optional dependency of pytrickle: pip install av")
+    return module_av
 
 
-def _import_pil_image():
+def _import_pil_image(module_name: str = __name__):
+    module_image = getattr(sys.modules[module_name], "Image", None)
+    if module_image is not None:
+        return module_image
     try:
         from PIL import Image
     except ImportError as error:
@@ -73,9 +87,6 @@ def decode_av(
     """
     av = _import_av()
     _import_pil_image()  # PyAV's to_image() needs Pillow
-    import numpy as np
-    import torch
-    from av.video.reformatter import VideoReformatter
 
     container = av.open(pipe_input, "r")
     video_stream = container.streams.video[0] if container.streams.video else None

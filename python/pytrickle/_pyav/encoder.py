@@ -10,6 +10,7 @@ and are imported only when ``encode_av`` runs; without them it raises ImportErro
 
 from __future__ import annotations
 
+import datetime  # noqa: F401  (upstream's module namespace)
 import logging
 import math
 import os
@@ -17,6 +18,18 @@ import time
 from collections import deque
 from fractions import Fraction
 from typing import Callable, Optional
+
+import numpy as np
+
+# Optional, as in decoder.py: None without them; module globals so that patches take effect.
+try:
+    import av
+except ImportError:
+    av = None
+try:
+    from PIL import Image
+except ImportError:
+    Image = None
 
 from .decoder import _import_av, _import_pil_image
 from ..frames import DEFAULT_HEIGHT, DEFAULT_WIDTH, AudioOutput, InputFrame, VideoOutput
@@ -88,9 +101,8 @@ def encode_av(
     up to 30 s for the decoder's metadata. With ``detect_out_resolution`` the video size is taken
     from the first output tensor instead of the metadata's target size.
     """
-    av = _import_av()
-    Image = _import_pil_image()
-    import numpy as np
+    av = _import_av(__name__)
+    Image = _import_pil_image(__name__)
 
     logger.info("Starting encoder")
 

@@ -18,6 +18,10 @@ import urllib.request
 from typing import Optional, Union
 from urllib.parse import ParseResult, urlparse
 
+from .._lazy_names import lazy_names
+
+__getattr__ = lazy_names(__name__, {"aiohttp": "aiohttp"})  # upstream's module posts with aiohttp; ours with urllib
+
 
 class _ConnectError(Exception):
     """The orchestrator could not be reached (refused, unresolvable, unreachable)."""

@@ -22,8 +22,11 @@ from pytrickle.frames import VideoFrame
 
 @pytest.fixture
 def no_av(monkeypatch):
-    """Make `import av` fail, whether or not PyAV happens to be installed."""
+    """Make PyAV unavailable, whether or not it happens to be installed: `import av` fails, and the
+    modules' own `av` globals (upstream's module namespace) are None, as after a failed import."""
     monkeypatch.setitem(sys.modules, "av", None)
+    for module in (decoder, encoder):
+        monkeypatch.setattr(module, "av", None)
 
 
 def test_the_live_path_never_imports_the_pyav_modules():
@@ -132,9 +135,14 @@ def test_signatures_match_upstream():
 
 
 def test_modules_import_without_av():
-    # Importing these modules never needs PyAV.
-    for module in (decoder, encoder, media):
-        assert "av" not in vars(module)
+    # A fresh interpreter where `import av` fails: the modules still import, their `av` is None.
+    code = ("import sys; sys.modules['av'] = None;"
+            "import pytrickle.decoder as d, pytrickle.encoder as e, pytrickle.media;"
+            "print(d.av, d.VideoReformatter, e.av)")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["None", "None", "None"]
 
 
 def test_decode_av_without_pyav_raises_importerror(no_av):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from fractions import Fraction
 from types import SimpleNamespace
 
@@ -10,7 +13,6 @@ import pytest
 from upstream_runner import run_upstream
 import torch
 
-from pytrickle import frames
 from pytrickle.frames import (
     DEFAULT_HEIGHT,
     DEFAULT_WIDTH,
@@ -328,8 +330,14 @@ def test_frame_buffer():
 
 
 def test_module_has_no_hard_pyav_dependency():
-    # PyAV is only imported inside the conversion helpers.
-    assert not hasattr(frames, "av")
+    # PyAV is imported on first use of `frames.av` (upstream's module global) or of a conversion
+    # helper, never by importing the module; without PyAV the name does not exist.
+    code = ("import sys; import pytrickle.frames as f; loaded = 'av' in sys.modules;"
+            "sys.modules['av'] = None; print(loaded, hasattr(f, 'av'))")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "False"]
 
 
 @pytest.mark.upstream
