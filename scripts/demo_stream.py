@@ -2,8 +2,10 @@
 """The main job on one machine: the engine's relay embedded in this process, a 10 s 1280x720 clip
 published to it in real time, a StreamServer running the green-tint example processor (Python,
 pytrickle.examples.process_video_example), the stream started over REST, the output read back.
-Prints frames in/out, fps, the latency the worker adds (p50/p99, each frame's arrival on the
-output channel minus its arrival on the input channel) and where the output went.
+Half way through, a params update on the stream's control channel (as a Livepeer gateway sends
+one) turns the tint off. Prints frames in/out, fps, the latency the worker adds (p50/p99, each
+frame's arrival on the output channel minus its arrival on the input channel), how far output
+frames are from their input before and after the update, and where the output went.
 
 Run by scripts/demo (which sets everything up first).
 """
@@ -27,7 +29,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from worker_bench import VideoFrameClock, count_video_frames, percentile, probe_channel  # noqa: E402
 
-from pytrickle import StreamProcessor  # noqa: E402
+from pytrickle import StreamProcessor, TricklePublisher  # noqa: E402
 from pytrickle.examples.process_video_example import GreenProcessorHandlers  # noqa: E402
 from pytrickle.relay import TrickleRelay  # noqa: E402
 
@@ -54,6 +56,31 @@ def make_clip(path: Path, seconds: int) -> None:
          "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", str(path)], check=True)
 
 
+def frame_pixels(path: Path, index: int, crop_from_720p: bool) -> bytes:
+    """One frame as 64x64 RGB; an input frame framed as the worker frames its 512x512 output
+    (scaled to 512 high, centre-cropped) and mirrored, as the example processor mirrors it."""
+    fit = "scale=-2:512,crop=512:512,hflip," if crop_from_720p else ""
+    return subprocess.run(["ffmpeg", "-v", "error", "-i", str(path),
+                           "-vf", f"select=eq(n\\,{index}),{fit}scale=64:64", "-frames:v", "1",
+                           "-pix_fmt", "rgb24", "-f", "rawvideo", "-"], check=True, capture_output=True).stdout
+
+
+def distance_from_input(clip: Path, output: Path, index: int) -> float:
+    """Mean absolute difference (0-255) between an output frame and its input frame."""
+    a, b = frame_pixels(clip, index, True), frame_pixels(output, index, False)
+    return sum(abs(x - y) for x, y in zip(a, b)) / max(1, len(a))
+
+
+async def send_control(url: str, params: dict) -> None:
+    """One JSON message on the control channel, as a gateway sends a params update."""
+    publisher = TricklePublisher(url, "application/json")
+    try:
+        async with await publisher.next() as segment:
+            await segment.write(json.dumps(params).encode())
+    finally:
+        await publisher.close()
+
+
 class RecordingClock(VideoFrameClock):
     """Stamps each video frame as it arrives and writes the bytes to a file."""
 
@@ -78,6 +105,7 @@ async def run(args) -> int:
     step(f"embedded trickle relay on {relay.base_url}")
     for channel in ("in", "out"):
         relay.create_channel(channel, "video/mp2t")
+    relay.create_channel("control", "application/json")
 
     handlers = GreenProcessorHandlers()
     app = StreamProcessor.from_handlers(handlers, name="green-processor", port=0, host="127.0.0.1")
@@ -90,8 +118,8 @@ async def run(args) -> int:
         await asyncio.sleep(0.1)
 
     answer = await asyncio.to_thread(rest, "POST", api + "/stream/start", {
-        "subscribe_url": relay.url("in"), "publish_url": relay.url("out"), "gateway_request_id": "demo",
-        "params": {"max_framerate": 60, "intensity": 0.6}})
+        "subscribe_url": relay.url("in"), "publish_url": relay.url("out"), "control_url": relay.url("control"),
+        "gateway_request_id": "demo", "params": {"max_framerate": 60, "intensity": 0.6}})
     step(f"POST /stream/start -> {answer['status']}: {answer['message']}")
 
     stop = threading.Event()
@@ -110,8 +138,14 @@ async def run(args) -> int:
     publisher = subprocess.Popen([str(trickle), "publish", "--realtime", relay.url("in"), str(clip)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     started = time.monotonic()
+    update_at, frames_before_update = args.seconds / 2, None
     while publisher.poll() is None:
         await asyncio.sleep(1.0)
+        if frames_before_update is None and time.monotonic() - started >= update_at:
+            frames_before_update = len(output_clock.frame_arrivals)
+            await send_control(relay.url("control"), {"intensity": 0.0})
+            step(f"  control channel: params update {{\"intensity\": 0.0}} (tint off) after output frame"
+                 f" {frames_before_update}")
         status = await asyncio.to_thread(rest, "GET", api + "/stream/status")
         fps = status.get("fps", {})
         step(f"  {time.monotonic() - started:4.1f} s: frames in {len(input_clock.frame_arrivals):4d},"
@@ -145,6 +179,11 @@ async def run(args) -> int:
               f" (frame arrival out minus in, {len(latencies)} frames after the first 2 s)")
     else:
         print(f"added latency: not measured ({len(arrivals_in)} frames in, {len(arrivals_out)} out)")
+    if frames_before_update is not None and frames_out > frames_before_update + 2 * FPS:
+        before = distance_from_input(clip, output, max(0, frames_before_update - FPS))
+        after = distance_from_input(clip, output, min(frames_out - 1, frames_before_update + 2 * FPS))
+        print(f"params update: output frame vs its input frame, mean |difference| {before:.1f} before"
+              f" (tint 0.6), {after:.1f} after (tint off: what encoding alone changes)")
     print(f"output:      {output}")
     print(f"one frame:   {png}")
     return 0 if frames_out == frames_in_clip else 1

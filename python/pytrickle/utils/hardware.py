@@ -55,6 +55,18 @@ class GPUInfo(GPUComputeInfo, GPUUtilizationInfo):
     pass
 
 
+# Upstream logs an ERROR whenever a server is made on a machine without NVML. No GPU is not an
+# error: the first failure in a process is said at INFO, later ones at DEBUG.
+_nvml_failure_said = False
+
+
+def _say_nvml_failure(reason: str) -> None:
+    global _nvml_failure_said
+    level = logging.DEBUG if _nvml_failure_said else logging.INFO
+    _nvml_failure_said = True
+    logger.log(level, "Failed to initialize NVML: %s (no NVIDIA GPU here? GPU information stays empty)", reason)
+
+
 class HardwareInfo:
     """Reads GPU information from NVML (initialised on construction, shut down at exit)."""
 
@@ -67,12 +79,12 @@ class HardwareInfo:
         if self._initialized:
             return
         if pynvml is None:
-            logger.error("Failed to initialize NVML: pynvml is not installed")
+            _say_nvml_failure("pynvml is not installed")
             return
         try:
             pynvml.nvmlInit()
         except _nvml_error() as e:
-            logger.error(f"Failed to initialize NVML: {e}")
+            _say_nvml_failure(str(e))
             return
         self._initialized = True
         logger.info("NVML initialized successfully.")

@@ -106,11 +106,16 @@ def test_nvml_error_mid_way_keeps_earlier_devices(monkeypatch, caplog):
     hw._shutdown_nvml()  # while the fake is still installed (the atexit hook runs later)
 
 
-def test_init_error_is_logged(monkeypatch, caplog):
+def test_init_error_is_said_once_at_info_never_as_an_error(monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG, logger="pytrickle")
     nvml = _fake_nvml()
     nvml.nvmlInit.side_effect = _FakeNVMLError("no driver")
     monkeypatch.setattr(hardware, "pynvml", nvml)
+    monkeypatch.setattr(hardware, "_nvml_failure_said", False)
     hw = hardware.HardwareInfo()
     assert hw._initialized is False
     assert hw.get_cuda_info() == {}
-    assert "Failed to initialize NVML: no driver" in caplog.text
+    hardware.HardwareInfo()  # every StreamServer makes one
+    said = [(r.levelno, r.getMessage()) for r in caplog.records if "Failed to initialize NVML" in r.getMessage()]
+    assert [level for level, _ in said] == [logging.INFO, logging.DEBUG]
+    assert "Failed to initialize NVML: no driver" in said[0][1]
