@@ -148,9 +148,11 @@ def wait_for(predicate, timeout_s: float, what: str, interval_s: float = 0.05):
     raise TimeoutError(f"timed out waiting for {what}")
 
 
-def http_request(method: str, url: str, body: dict | None = None, timeout_s: float = 5.0) -> tuple[int, bytes]:
+def http_request(method: str, url: str, body: dict | None = None, timeout_s: float = 5.0,
+                 headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     data = b"" if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data if method != "GET" else None, method=method)
+    request = urllib.request.Request(url, data=data if method != "GET" else None, method=method,
+                                     headers=headers or {})
     if body is not None:
         request.add_header("Content-Type", "application/json")
     try:

@@ -1,9 +1,12 @@
 #include "trickle/api/stream_api.hpp"
 
 #include <cstdlib>
+#include <stdexcept>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "trickle/api/stream_id.hpp"
 #include "trickle/net/spawn.hpp"
 #include "trickle/util/text.hpp"
 #include "trickle/util/thread_name.hpp"
@@ -50,11 +53,52 @@ bool truthy(const util::Json& v) {
   }
 }
 
+constexpr int max_streams_limit = 256;
+
+void check_max_streams(int max_streams) {
+  if (max_streams < 1 || max_streams > max_streams_limit) {
+    throw std::invalid_argument("StreamApi: max_streams must be 1 to " + std::to_string(max_streams_limit) + ", not " +
+                                std::to_string(max_streams));
+  }
+}
+
+std::vector<std::shared_ptr<runtime::FrameProcessor>> the_one_processor(
+    std::shared_ptr<runtime::FrameProcessor> processor, const StreamApiOptions& options) {
+  // One instance cannot serve two streams: the engine calls a processor from one thread at a time.
+  if (options.max_streams != 1) {
+    throw std::invalid_argument("StreamApi: max_streams " + std::to_string(options.max_streams) +
+                                " needs a ProcessorFactory (one processor per stream), not one processor");
+  }
+  return {std::move(processor)};
+}
+
+std::vector<std::shared_ptr<runtime::FrameProcessor>> processors_from(const ProcessorFactory& make_processor,
+                                                                      const StreamApiOptions& options) {
+  check_max_streams(options.max_streams);
+  std::vector<std::shared_ptr<runtime::FrameProcessor>> processors;
+  for (int i = 0; i < options.max_streams; ++i) {
+    processors.push_back(make_processor());
+    if (!processors.back()) throw std::invalid_argument("StreamApi: the ProcessorFactory made no processor");
+  }
+  return processors;
+}
+
+ApiResponse error_response(const std::string& message, int status) {
+  return json_response(util::Json{{"status", "error"}, {"message", message}}, status);
+}
+
 }  // namespace
 
 StreamApi::StreamApi(net::Executor executor, std::shared_ptr<runtime::FrameProcessor> processor,
                      StreamApiOptions options)
-    : executor_(executor), processor_(std::move(processor)), options_(std::move(options)), loading_done_(executor) {
+    : StreamApi(executor, the_one_processor(std::move(processor), options), options) {}
+
+StreamApi::StreamApi(net::Executor executor, const ProcessorFactory& make_processor, StreamApiOptions options)
+    : StreamApi(executor, processors_from(make_processor, options), options) {}
+
+StreamApi::StreamApi(net::Executor executor, std::vector<std::shared_ptr<runtime::FrameProcessor>> processors,
+                     StreamApiOptions options)
+    : executor_(executor), options_(std::move(options)), loading_done_(executor), slots_(std::move(processors)) {
   options_.pipeline = options_.pipeline.empty() ? env_or("PIPELINE", "byoc") : options_.pipeline;
   if (options_.capability_name.empty()) {
     options_.capability_name = env_or("CAPABILITY_NAME", env_or("MODEL_ID", ""));
@@ -67,18 +111,21 @@ StreamApi::StreamApi(net::Executor executor, std::shared_ptr<runtime::FrameProce
 
 StreamApi::~StreamApi() {
   *alive_ = false;
-  if (current_) current_->stop();
+  for (const auto& stream : slots_.streams()) {
+    if (stream->pipeline) stream->pipeline->stop();
+  }
   if (loader_.joinable()) loader_.join();
 }
 
 void StreamApi::start_loading() {
   if (loading_ || state_.startup_complete()) return;
   loading_ = true;
-  loader_ = std::thread([this, alive = alive_] {
+  // The thread gets its own copy of the list: slots_ belongs to the io thread.
+  loader_ = std::thread([this, alive = alive_, processors = slots_.processors()] {
     util::name_this_thread("trk-load-model");
     std::exception_ptr error;
     try {
-      processor_->load_model(util::Json::object());
+      for (const auto& processor : processors) processor->load_model(util::Json::object());
     } catch (...) {
       error = std::current_exception();
     }
@@ -128,7 +175,8 @@ net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
   }
   // With a token, every stream route needs it (status too: it shows the stream's URLs, which are
   // capabilities themselves); the system routes stay open.
-  if (bearer_ && (path.starts_with(prefix_ + "/stream/") || path == "/live-video-to-video")) {
+  const bool stream_route = path.starts_with(prefix_ + "/stream/") || path == "/live-video-to-video";
+  if (bearer_ && stream_route) {
     if (auto refusal = bearer_->refusal(request.authorization)) {
       spdlog::warn("refused {} {}: {}", request.method, path, *refusal);
       ApiResponse refused = json_response(util::Json{{"status", "error"}, {"message", "Unauthorized"}}, 401);
@@ -136,18 +184,36 @@ net::awaitable<ApiResponse> StreamApi::handle(ApiRequest request) {
       co_return refused;
     }
   }
-  if (path == prefix_ + "/stream/start" || path == "/live-video-to-video") co_return co_await start_stream(request);
-  if (path == prefix_ + "/stream/stop") co_return co_await stop_stream();
-  if (path == prefix_ + "/stream/params") co_return co_await update_params(request);
-  if (path == prefix_ + "/stream/status") co_return status();
-  if (path == prefix_ + "/stream/stats") {
-    util::Json stats = current_ ? current_->stats() : util::Json(nullptr);
-    co_return json_response(util::Json{{"stream", stats}});
+  // With several streams the id goes into logs and bodies: a malformed one is refused on every
+  // stream route, before anything is touched (the system routes never read it). With one, the
+  // header is ignored, as upstream ignores it.
+  if (slots_.many() && stream_route && request.stream_id) {
+    if (auto problem = stream_id_error(*request.stream_id)) co_return error_response(*problem, 400);
   }
+  if (path == prefix_ + "/stream/start" || path == "/live-video-to-video") co_return co_await start_stream(request);
+  if (path == prefix_ + "/stream/stop") co_return co_await stop_stream(request);
+  if (path == prefix_ + "/stream/params") co_return co_await update_params(request);
+  if (path == prefix_ + "/stream/status") co_return status(request);
+  if (path == prefix_ + "/stream/stats") co_return stats(request);
   if (path == "/health") co_return health();
   if (path == "/version") co_return version();
   if (path == "/app-version") co_return json_response(util::Json{{"version", options_.version}});
   co_return hardware(path == "/hardware/stats");
+}
+
+StreamApi::Addressed StreamApi::addressed(const ApiRequest& request, const char* none_message) const {
+  if (slots_.many() && request.stream_id) {
+    if (auto stream = slots_.find(*request.stream_id)) return {stream, std::nullopt};
+    return {nullptr, error_response("No stream with X-Stream-Id " + *request.stream_id, 404)};
+  }
+  // Without the header (or with one slot, where it is ignored): the only stream running, else
+  // the one that ended last (upstream's finished client, docs/compatibility.md Q12).
+  const auto live = slots_.live();
+  if (live.size() == 1) return {live.front(), std::nullopt};
+  if (live.empty() && slots_.latest()) return {slots_.latest(), std::nullopt};
+  if (!none_message) return {nullptr, std::nullopt};
+  if (live.empty()) return {nullptr, error_response(none_message, 400)};
+  return {nullptr, error_response(fmt::format("X-Stream-Id is required: {} streams are running", live.size()), 400)};
 }
 
 net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
@@ -171,10 +237,23 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   if (!body) co_return fail(body.error());
   auto start = validate_stream_start_request(*body);
   if (!start) co_return fail(start.error());
-  if (current_ && current_->running()) {
-    util::Json busy = {
-        {"status", "error"}, {"message", "Pipeline is still in use"}, {"current_state", current_state()}};
-    co_return json_response(busy, 503);
+  auto refuse = [&](const std::string& message, int status) {
+    return json_response(util::Json{{"status", "error"}, {"message", message}, {"current_state", current_state()}},
+                         status);
+  };
+  std::string id = start->gateway_request_id;
+  if (!slots_.many()) {
+    if (auto latest = slots_.latest(); latest && latest->running()) co_return refuse("Pipeline is still in use", 503);
+  } else {
+    id = request.stream_id ? *request.stream_id : !id.empty() ? id : "default";
+    // An ended stream with this id is no obstacle: the start replaces it.
+    if (auto same = slots_.find(id); same && !same->ended) {
+      co_return refuse("Stream " + id + " is already running", 409);
+    }
+    const int capacity = slots_.capacity();
+    if (static_cast<int>(slots_.live().size()) >= capacity) {
+      co_return refuse(fmt::format("Worker at capacity: {} of {} streams running", capacity, capacity), 503);
+    }
   }
 
   runtime::StreamPipelineOptions o = options_.stream_defaults;
@@ -195,30 +274,26 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   o.start_params = params;
 
   const std::string request_id = start->gateway_request_id;
-  auto pipeline = std::make_shared<runtime::StreamPipeline>(
-      executor_, processor_, std::move(o), [request_id](std::string_view kind, std::string_view message) {
-        if (kind == "subscription_ended")
-          spdlog::info("stream {}: input ended", request_id);
-        else
-          spdlog::warn("stream {}: {} {}", request_id, kind, message);
-      });
-  current_ = pipeline;
-  current_params_ = std::move(*start);
-  state_.set_active_client(true);
-  state_.update_active_streams(1);
-  pipeline->start();
-  spdlog::info("stream {} started: {} -> {}", request_id, current_params_->subscribe_url.value_or(""),
-               current_params_->publish_url.value_or(""));
-  // When the stream ends by itself the server goes back to IDLE; `current_` stays (docs/compatibility.md Q12), so
-  // /stream/status still shows the finished client.
+  auto log_problem = [id](std::string_view kind, std::string_view message) {
+    if (kind == "subscription_ended")
+      spdlog::info("stream {}: input ended", id);
+    else
+      spdlog::warn("stream {}: {} {}", id, kind, message);
+  };
+  auto stream = slots_.open(id, std::move(*start));
+  stream->pipeline =
+      std::make_shared<runtime::StreamPipeline>(executor_, stream->processor, std::move(o), std::move(log_problem));
+  count_streams();
+  stream->pipeline->start();
+  spdlog::info("stream {} started: {} -> {}", id, stream->start.subscribe_url.value_or(""),
+               stream->start.publish_url.value_or(""));
+  // A stream that ends by itself frees its slot at once and stays listed (docs/compatibility.md
+  // Q12), so /stream/status still shows the finished client and a stop for it succeeds.
   net::spawn(
       executor_,
-      [this, pipeline, alive = alive_]() -> net::awaitable<void> {
-        co_await pipeline->wait_finished();
-        if (*alive && current_ == pipeline) {
-          state_.set_active_client(false);
-          state_.update_active_streams(0);
-        }
+      [this, stream, alive = alive_]() -> net::awaitable<void> {
+        co_await stream->pipeline->wait_finished();
+        if (*alive && slots_.ended(stream)) count_streams();
       },
       "watching a stream's end");
 
@@ -229,13 +304,12 @@ net::awaitable<ApiResponse> StreamApi::start_stream(const ApiRequest& request) {
   co_return json_response(started);
 }
 
-net::awaitable<ApiResponse> StreamApi::stop_stream() {
-  if (!current_) {
-    co_return json_response(util::Json{{"status", "error"}, {"message", "No active stream to stop"}}, 400);
-  }
+net::awaitable<ApiResponse> StreamApi::stop_stream(const ApiRequest& request) {
+  auto [stream, refusal] = addressed(request, "No active stream to stop");
+  if (refusal) co_return *refusal;
   util::Json stopped_event = {{"type", "stream_stopped"}, {"timestamp", runtime::unix_time_ms()}};
-  current_->emit_event(std::move(stopped_event));
-  co_await stop();
+  stream->pipeline->emit_event(std::move(stopped_event));
+  co_await stop_and_wait(stream);
   co_return json_response(util::Json{{"status", "success"}, {"message", "Stream stopped successfully"}});
 }
 
@@ -247,10 +321,9 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
   if (!body) co_return failed(body.error());
   auto data = validate_params_update_request(*body);
   if (!data) co_return failed(data.error());
-  if (!current_) {
-    co_return json_response(util::Json{{"status", "error"}, {"message", "No active stream to update"}}, 400);
-  }
-  auto pipeline = current_;
+  auto [stream, refusal] = addressed(request, "No active stream to update");
+  if (refusal) co_return *refusal;
+  auto pipeline = stream->pipeline;
   if (data->contains("show_loading")) {
     const util::Json& flag = (*data)["show_loading"];
     pipeline->set_manual_loading(flag.is_string() ? util::ascii_lowercase(flag.get<std::string>()) == "true"
@@ -280,20 +353,34 @@ net::awaitable<ApiResponse> StreamApi::update_params(const ApiRequest& request) 
   co_return json_response(util::Json{{"status", "success"}, {"message", "Parameters updated successfully"}});
 }
 
-ApiResponse StreamApi::status() const {
+ApiResponse StreamApi::status(const ApiRequest& request) const {
+  auto [stream, refusal] = addressed(request, nullptr);
+  if (refusal) return *refusal;
   util::Json body = state_.get_pipeline_state();
-  body["client_active"] = current_ != nullptr;
-  if (current_) {
-    body["client_running"] = current_->running();
-    body["fps"] = current_->fps_stats();
-  }
-  if (current_params_) {
+  body["client_active"] = stream != nullptr;
+  if (stream) {
+    body["client_running"] = stream->pipeline->running();
+    body["fps"] = stream->pipeline->fps_stats();
     auto text_or_null = [](const std::optional<std::string>& s) { return s ? util::Json(*s) : util::Json(nullptr); };
-    body["current_params"] = util::Json{{"subscribe_url", text_or_null(current_params_->subscribe_url)},
-                                        {"publish_url", text_or_null(current_params_->publish_url)},
-                                        {"gateway_request_id", current_params_->gateway_request_id}};
+    body["current_params"] = util::Json{{"subscribe_url", text_or_null(stream->start.subscribe_url)},
+                                        {"publish_url", text_or_null(stream->start.publish_url)},
+                                        {"gateway_request_id", stream->start.gateway_request_id}};
+  }
+  if (slots_.many()) {
+    util::Json streams = util::Json::object();
+    for (const auto& listed : slots_.streams()) {
+      streams[listed->id] = {{"running", listed->running()}, {"gateway_request_id", listed->start.gateway_request_id}};
+    }
+    body["max_streams"] = slots_.capacity();
+    body["streams"] = std::move(streams);
   }
   return json_response(body);
+}
+
+ApiResponse StreamApi::stats(const ApiRequest& request) const {
+  auto [stream, refusal] = addressed(request, nullptr);
+  if (refusal) return *refusal;
+  return json_response(util::Json{{"stream", stream ? stream->pipeline->stats() : util::Json(nullptr)}});
 }
 
 ApiResponse StreamApi::health() const {
@@ -315,16 +402,24 @@ ApiResponse StreamApi::hardware(bool stats) const {
 }
 
 net::awaitable<void> StreamApi::stop() {
-  if (!current_) co_return;
-  auto pipeline = current_;
-  pipeline->stop();
-  co_await pipeline->wait_finished();
-  if (current_ == pipeline) {
-    current_.reset();
-    current_params_.reset();
-    state_.set_active_client(false);
-    state_.update_active_streams(0);
-  }
+  // Every stream is told first, so they wind down together rather than one after the other.
+  const auto streams = slots_.streams();
+  for (const auto& stream : streams) stream->pipeline->stop();
+  for (const auto& stream : streams) co_await stop_and_wait(stream);
+}
+
+net::awaitable<void> StreamApi::stop_and_wait(const std::shared_ptr<SlotStream>& stream) {
+  stream->pipeline->stop();
+  co_await stream->pipeline->wait_finished();
+  // Only once the pipeline is done with it does the processor serve another stream.
+  slots_.close(stream);
+  count_streams();
+}
+
+void StreamApi::count_streams() {
+  const int running = static_cast<int>(slots_.live().size());
+  state_.set_active_client(running > 0);
+  state_.update_active_streams(running);
 }
 
 }  // namespace trickle::api

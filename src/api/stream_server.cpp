@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "trickle/api/stream_id.hpp"
 #include "trickle/net/spawn.hpp"
 
 namespace trickle::api {
@@ -13,6 +14,16 @@ using namespace std::chrono_literals;
 StreamServer::StreamServer(std::shared_ptr<runtime::FrameProcessor> processor, StreamServerOptions options)
     : options_(std::move(options)) {
   api_ = std::make_unique<StreamApi>(io_.get_executor(), std::move(processor), options_.api);
+  make_http_server();
+}
+
+StreamServer::StreamServer(const ProcessorFactory& make_processor, StreamServerOptions options)
+    : options_(std::move(options)) {
+  api_ = std::make_unique<StreamApi>(io_.get_executor(), make_processor, options_.api);
+  make_http_server();
+}
+
+void StreamServer::make_http_server() {
   http_ = std::make_unique<net::HttpServer>(
       io_.get_executor(),
       [this](net::ServerRequest& request, net::ServerResponse& response) { return serve(request, response); });
@@ -37,6 +48,7 @@ net::awaitable<void> StreamServer::serve(net::ServerRequest& request, net::Serve
   api_request.path = std::string(request.path());
   api_request.content_type = std::string(request.headers().get("Content-Type").value_or(""));
   api_request.authorization = std::string(request.headers().get("Authorization").value_or(""));
+  if (auto stream_id = request.headers().get(stream_id_header)) api_request.stream_id = std::string(*stream_id);
   auto body = co_await request.read_all(options_.max_body_bytes, 30s);
   if (body) {
     api_request.body = std::move(*body);

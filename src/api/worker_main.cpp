@@ -1,9 +1,6 @@
 #include "trickle/api/worker_main.hpp"
 
-#include <csignal>
 #include <cstdio>
-#include <thread>
-#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/cfg/env.h>
@@ -11,7 +8,6 @@
 
 #include "trickle/api/stream_server.hpp"
 #include "trickle/util/tls_client_flags.hpp"
-#include "trickle/util/thread_name.hpp"
 
 namespace trickle::api {
 
@@ -27,7 +23,7 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
   std::string port_file;
   app.add_option("--host", options.host, "Address to listen on")->capture_default_str();
   app.add_option("--port", options.port, "Port to listen on (0: any free port)")->capture_default_str();
-  app.add_option("--port-file", port_file, "Write the bound port(s), one per line, to this file once listening");
+  app.add_option("--port-file", port_file, "Write the bound port to this file once listening");
   app.add_option("--route-prefix", options.api.route_prefix, "Prefix of the /stream/* routes")->capture_default_str();
   app.add_option("--pipeline", options.api.pipeline, "Pipeline name for /version (default: $PIPELINE or byoc)");
   app.add_option("--capability", options.api.capability_name,
@@ -38,7 +34,8 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
   app.add_flag("--gpu", gpu, "Decode with NVDEC and encode with NVENC where the GPU allows (else the CPU, logged)");
   app.add_flag("--cuda-frames", cuda_frames, "Hand the processor CUDA tensors made on the GPU from NVDEC's pictures");
   app.add_option("--streams", streams,
-                 "Concurrent streams served by this process, one REST server each on consecutive ports")
+                 "Streams served at once on the one port, each named by its X-Stream-Id header and "
+                 "run by a processor of its own")
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   util::add_tls_client_flags(app, options.api.stream_defaults.tls);
@@ -56,53 +53,23 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
   options.api.stream_defaults.gpu_decode = gpu;
   options.api.stream_defaults.gpu_encode = gpu;
   if (cuda_frames) options.api.stream_defaults.video_device = tensor::Device::cuda();
+  options.api.max_streams = streams;
 
-  std::vector<std::unique_ptr<StreamServer>> servers;
-  std::vector<std::uint16_t> ports;
-  for (int i = 0; i < streams; ++i) {
-    StreamServerOptions own = options;
-    if (options.port != 0) own.port = static_cast<std::uint16_t>(options.port + i);
-    auto& server = servers.emplace_back(std::make_unique<StreamServer>(make_processor(), own));
-    auto port = server->listen();
-    if (!port) {
-      spdlog::error("cannot listen on {}:{}: {}", own.host, own.port, port.error().message);
-      return 2;
-    }
-    spdlog::info("worker listening on http://{}:{}", own.host, *port);
-    ports.push_back(*port);
+  StreamServer server(make_processor, options);
+  auto port = server.listen();
+  if (!port) {
+    spdlog::error("cannot listen on {}:{}: {}", options.host, options.port, port.error().message);
+    return 2;
   }
+  spdlog::info("worker listening on http://{}:{} ({} stream{} at once)", options.host, *port, streams,
+               streams == 1 ? "" : "s");
   if (!port_file.empty()) {
     if (std::FILE* f = std::fopen(port_file.c_str(), "w")) {
-      for (std::uint16_t port : ports) std::fprintf(f, "%u\n", static_cast<unsigned>(port));
+      std::fprintf(f, "%u\n", static_cast<unsigned>(*port));
       std::fclose(f);
     }
   }
-  if (servers.size() == 1) {
-    servers.front()->run();
-  } else {
-    // Each server on a thread of its own; a signal stops them all.
-    asio::io_context signal_io(1);
-    asio::signal_set signals(signal_io, SIGINT, SIGTERM);
-    signals.async_wait([&](const std::error_code& ec, int) {
-      if (!ec) {
-        for (auto& server : servers) server->stop();
-      }
-    });
-    std::vector<std::thread> threads;
-    for (auto& server : servers) {
-      threads.emplace_back([&server] {
-        util::name_this_thread("trk-server");
-        server->run(false);
-      });
-    }
-    std::thread signal_thread([&] {
-      util::name_this_thread("trk-signals");
-      signal_io.run();
-    });
-    for (auto& thread : threads) thread.join();
-    signal_io.stop();
-    signal_thread.join();
-  }
+  server.run();
   spdlog::info("worker stopped");
   return 0;
 }

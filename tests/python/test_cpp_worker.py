@@ -1,12 +1,13 @@
 """The C++ worker end to end, every part real: `trickle serve` (relay), an example worker binary
 (passthrough or green tint), `trickle publish --realtime` feeding it, `trickle subscribe` reading
 its output, and the REST calls a gateway makes (POST /stream/start, /stream/params,
-/stream/stop)."""
+/stream/stop), one stream at a time or several named by X-Stream-Id (docs/many_streams.md)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -28,14 +29,18 @@ class Worker:
         self.proc, self.port, self.log = proc, port, log
         self.base = f"http://127.0.0.1:{port}"
 
-    def get(self, path: str):
-        status, _, body = http_request("GET", self.base + path)
+    def get(self, path: str, stream_id: str | None = None):
+        headers = {} if stream_id is None else {"X-Stream-Id": stream_id}
+        status, _, body = http_request("GET", self.base + path, headers=headers)
         return status, json.loads(body) if body.startswith(b"{") else body.decode()
 
-    def post(self, path: str, body, content_type: str = "application/json", timeout: float = 10.0):
+    def post(self, path: str, body, content_type: str = "application/json", timeout: float = 10.0,
+             stream_id: str | None = None):
         data = body if isinstance(body, bytes) else json.dumps(body).encode()
-        status, _, answer = http_request("POST", self.base + path, headers={"Content-Type": content_type},
-                                         data=data, timeout=timeout)
+        headers = {"Content-Type": content_type}
+        if stream_id is not None:
+            headers["X-Stream-Id"] = stream_id
+        status, _, answer = http_request("POST", self.base + path, headers=headers, data=data, timeout=timeout)
         return status, json.loads(answer) if answer.startswith(b"{") else answer.decode()
 
     def output(self) -> str:
@@ -128,39 +133,113 @@ def test_gpu_flag_runs_the_stream_on_any_machine(relay, worker_factory, trickle_
     assert ("on the GPU (NVDEC" in log) or ("CUDA frames unavailable" in log), log[-3000:]
 
 
-def test_one_process_serves_several_streams_at_once(relay, worker_factory, trickle_exe, background, ts_clip,
-                                                    tmp_path):
-    """--streams 2: two REST servers in one process, two streams running at the same time."""
-    first = worker_factory("passthrough_worker", "--streams", "2")
-    assert len(first.ports) == 2 and first.ports[0] != first.ports[1]
-    second = Worker(first.proc, first.ports[1], first.log)
-    deadline = time.monotonic() + 20
-    while second.get("/health")[1] != {"status": "IDLE"}:
-        assert time.monotonic() < deadline, first.output()
-        time.sleep(0.05)
-    publishers, subscribers, outputs = [], [], []
-    for index, worker in enumerate((first, second)):
-        source, sink = f"in{index}", f"out{index}"
-        create_channel(relay.url(source))
-        create_channel(relay.url(sink))
+# Three streams told apart by their output: each clip has a colour and a length of its own, and
+# each start asks for an output size of its own; a frame that went to the wrong stream would show
+# in one of the three. Stream id -> (lavfi colour, seconds, RGB, output width x height).
+THREE_STREAMS = {
+    "cam-red": ("red", 5, (255, 0, 0), (256, 144)),
+    "cam-green": ("lime", 3, (0, 255, 0), (320, 240)),
+    "cam-blue": ("blue", 4, (0, 0, 255), (192, 192)),
+}
+
+
+@pytest.fixture(scope="module")
+def colour_clips(tmp_path_factory) -> dict[str, Path]:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.fail("the ffmpeg CLI is needed to make the test clips (apt-get install ffmpeg)")
+    folder = tmp_path_factory.mktemp("colour-clips")
+    clips = {}
+    for stream_id, (colour, seconds, _, _) in THREE_STREAMS.items():
+        clips[stream_id] = folder / f"{stream_id}.ts"
+        run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+             "-f", "lavfi", "-i", f"color=c={colour}:size=320x240:rate={CLIP_FPS}",
+             "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", str(seconds),
+             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(CLIP_FPS), "-bf", "0",
+             "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", clips[stream_id]], timeout=120)
+    return clips
+
+
+def video_size(path: Path) -> tuple[int, int]:
+    probe = run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=width,height",
+                 "-of", "csv=p=0", path], timeout=60)
+    width, height = probe.stdout.decode().split()[0].split(",")[:2]
+    return int(width), int(height)
+
+
+def test_one_port_serves_three_streams_named_by_x_stream_id(relay, worker_factory, trickle_exe, background,
+                                                             colour_clips, tmp_path):
+    """--streams 3: one port, three streams started, steered and stopped by X-Stream-Id, each fed
+    its own clip; a fourth is refused while three run; one stopped early, the others run on."""
+    worker = worker_factory("passthrough_worker", "--streams", "3")
+    assert len(worker.ports) == 1
+    outputs, publishers, subscribers = {}, {}, {}
+    for stream_id, (_, _, _, (width, height)) in THREE_STREAMS.items():
+        for channel in (f"{stream_id}-in", f"{stream_id}-out"):
+            create_channel(relay.url(channel))
         status, answer = worker.post("/stream/start", {
-            "subscribe_url": relay.url(source), "publish_url": relay.url(sink),
-            "gateway_request_id": f"s{index}", "params": {"max_framerate": 60}})
-        assert status == 200, answer
-        out = tmp_path / f"out{index}.ts"
-        outputs.append(out)
-        subscribers.append(background([trickle_exe, "subscribe", relay.url(sink), "-o", out], f"subscribe{index}"))
-    # Both servers run a stream at the same time.
-    for worker in (first, second):
-        assert worker.get("/health")[1] == {"status": "OK"}
-    for index in range(2):
-        publishers.append(background([trickle_exe, "publish", "--realtime", relay.url(f"in{index}"), ts_clip],
-                                     f"publish{index}"))
-    for process in publishers + subscribers:
-        assert process.wait(timeout=60) == 0, process.report()
-    assert [count_video_frames(out) for out in outputs] == [CLIP_SECONDS * CLIP_FPS] * 2
-    assert [worker.get("/stream/status")[1]["current_params"]["gateway_request_id"]
-            for worker in (first, second)] == ["s0", "s1"]
+            "subscribe_url": relay.url(f"{stream_id}-in"), "publish_url": relay.url(f"{stream_id}-out"),
+            "gateway_request_id": f"gw-{stream_id}",
+            "params": {"max_framerate": 60, "width": width, "height": height}}, stream_id=stream_id)
+        assert (status, answer["request_id"]) == (200, f"gw-{stream_id}"), answer
+        outputs[stream_id] = tmp_path / f"{stream_id}.ts"
+        subscribers[stream_id] = background(
+            [trickle_exe, "subscribe", relay.url(f"{stream_id}-out"), "-o", outputs[stream_id]], f"sub-{stream_id}")
+
+    status, answer = worker.post("/stream/start", {"gateway_request_id": "gw-fourth"}, stream_id="cam-fourth")
+    assert (status, answer) == (503, {"status": "error", "message": "Worker at capacity: 3 of 3 streams running",
+                                      "current_state": "OK"})
+    status, answer = worker.post("/stream/start", {"gateway_request_id": "gw-again"}, stream_id="cam-green")
+    assert (status, answer["message"]) == (409, "Stream cam-green is already running")
+    status, overview = worker.get("/stream/status")
+    assert status == 200 and overview["max_streams"] == 3 and overview["active_streams"] == 3
+    assert overview["streams"] == {stream_id: {"running": True, "gateway_request_id": f"gw-{stream_id}"}
+                                   for stream_id in THREE_STREAMS}
+    assert worker.post("/stream/stop", b"") == (
+        400, {"status": "error", "message": "X-Stream-Id is required: 3 streams are running"})
+    assert worker.get("/stream/status", stream_id="cam-nobody") == (
+        404, {"status": "error", "message": "No stream with X-Stream-Id cam-nobody"})
+
+    for stream_id, clip in colour_clips.items():
+        publishers[stream_id] = background([trickle_exe, "publish", "--realtime", relay.url(f"{stream_id}-in"), clip],
+                                           f"pub-{stream_id}")
+    time.sleep(1.5)
+    status, answer = worker.post("/stream/stop", b"", stream_id="cam-red")
+    assert (status, answer) == (200, {"status": "success", "message": "Stream stopped successfully"})
+    assert worker.get("/stream/status", stream_id="cam-red")[0] == 404
+    status, overview = worker.get("/stream/status")
+    assert overview["active_streams"] == 2 and sorted(overview["streams"]) == ["cam-blue", "cam-green"]
+    assert all(stream["running"] for stream in overview["streams"].values()), overview
+    status, green = worker.get("/stream/status", stream_id="cam-green")
+    assert green["client_running"] is True and green["current_params"]["gateway_request_id"] == "gw-cam-green"
+    status, stats = worker.get("/stream/stats", stream_id="cam-blue")
+    assert status == 200 and stats["stream"]["queues"]["video_dropped_full"] == 0, stats
+
+    for stream_id in ("cam-green", "cam-blue"):
+        assert publishers[stream_id].wait(timeout=60) == 0, publishers[stream_id].report()
+        assert subscribers[stream_id].wait(timeout=30) == 0, subscribers[stream_id].report()
+    publishers["cam-red"].wait(timeout=60)
+    subscribers["cam-red"].kill()  # a stop leaves the output channel open: its reader never ends by itself
+    # The two that ran to the end of their input ended by themselves: their slots are free, and
+    # they are remembered as ended (the stopped one is gone).
+    deadline = time.monotonic() + 10
+    while worker.get("/health")[1] != {"status": "IDLE"}:
+        assert time.monotonic() < deadline, worker.output()
+        time.sleep(0.05)
+    assert worker.get("/stream/status")[1]["streams"] == {
+        stream_id: {"running": False, "gateway_request_id": f"gw-{stream_id}"}
+        for stream_id in ("cam-green", "cam-blue")}
+
+    for stream_id, (_, seconds, colour, size) in THREE_STREAMS.items():
+        frames = count_video_frames(outputs[stream_id]) if outputs[stream_id].stat().st_size else 0
+        if stream_id == "cam-red":
+            assert 10 <= frames < seconds * CLIP_FPS, f"{stream_id} was stopped early: {frames} frames"
+        else:
+            assert frames == seconds * CLIP_FPS, f"{stream_id}: {frames} frames, its clip has {seconds * CLIP_FPS}"
+        assert video_size(outputs[stream_id]) == size, stream_id
+        for index in (0, frames // 2, frames - 1):
+            means = frame_means(outputs[stream_id], index)
+            assert all(abs(m - c) <= 40 for m, c in zip(means, colour)), (stream_id, index, means)
 
 
 def test_params_change_the_processor_mid_stream(relay, worker_factory, trickle_exe, background, ts_clip, tmp_path):

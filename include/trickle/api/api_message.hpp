@@ -4,6 +4,7 @@
 // any server (ours, or one embedded elsewhere) turns its request into an ApiRequest and writes
 // the ApiResponse back.
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,9 @@ struct ApiRequest {
   // upstream's aiohttp does when request.json() raises "Request Entity Too Large".
   bool body_too_large = false;
   std::string authorization;  // the Authorization header as sent; empty when absent
+  // The X-Stream-Id header as sent (docs/many_streams.md); nullopt when absent, as an empty one
+  // is refused.
+  std::optional<std::string> stream_id = std::nullopt;
 };
 
 struct ApiResponse {

@@ -21,14 +21,17 @@ struct StreamServerOptions {
 
 class StreamServer {
  public:
+  // One processor: options.api.max_streams must be 1.
   StreamServer(std::shared_ptr<runtime::FrameProcessor> processor, StreamServerOptions options = {});
+  // A processor per stream slot (options.api.max_streams of them), made now.
+  StreamServer(const ProcessorFactory& make_processor, StreamServerOptions options = {});
   ~StreamServer();
   StreamServer(const StreamServer&) = delete;
   StreamServer& operator=(const StreamServer&) = delete;
 
   // Binds (port 0 picks one) and starts loading the model; returns the bound port.
   net::HttpResult<std::uint16_t> listen();
-  // Serves until stop() or a signal; the current stream is stopped before it returns.
+  // Serves until stop() or a signal; every stream is stopped before it returns.
   void run(bool handle_signals = true);
   // From any thread.
   void stop();
@@ -37,6 +40,7 @@ class StreamServer {
   asio::io_context& io_context() { return io_; }
 
  private:
+  void make_http_server();
   net::awaitable<void> serve(net::ServerRequest& request, net::ServerResponse& response);
   net::awaitable<void> shutdown();
   void spawn_shutdown();
