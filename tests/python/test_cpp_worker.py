@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 from conftest import REPO
 from trickle_testutil import (CLIP_FPS, CLIP_SECONDS, count_video_frames, create_channel, frame_means, http_request,
-                             run, stream_codecs)
+                              make_colour_clip, run, stream_codecs)
 
 
 def _examples_dir() -> Path:
@@ -145,19 +144,9 @@ THREE_STREAMS = {
 
 @pytest.fixture(scope="module")
 def colour_clips(tmp_path_factory) -> dict[str, Path]:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("the ffmpeg CLI is needed to make the test clips (apt-get install ffmpeg)")
     folder = tmp_path_factory.mktemp("colour-clips")
-    clips = {}
-    for stream_id, (colour, seconds, _, _) in THREE_STREAMS.items():
-        clips[stream_id] = folder / f"{stream_id}.ts"
-        run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-             "-f", "lavfi", "-i", f"color=c={colour}:size=320x240:rate={CLIP_FPS}",
-             "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", str(seconds),
-             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(CLIP_FPS), "-bf", "0",
-             "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", clips[stream_id]], timeout=120)
-    return clips
+    return {stream_id: make_colour_clip(folder / f"{stream_id}.ts", colour, seconds)
+            for stream_id, (colour, seconds, _, _) in THREE_STREAMS.items()}
 
 
 def video_size(path: Path) -> tuple[int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,7 @@ from fake_orchestrator import TOKEN
 from pytrickle import FrameProcessor, StreamServer
 from pytrickle._stream_identity import StreamIdError, accepts_stream_id, stream_id_from
 from python_worker import PythonWorker, make_server
-from trickle_testutil import count_video_frames, frame_means, http_request, run
+from trickle_testutil import count_video_frames, frame_means, http_request, make_colour_clip
 
 # Each stream's clip: a solid colour and a length of its own, so that any frame that crossed
 # streams would show in the colour or the count of another stream's output.
@@ -25,20 +24,9 @@ FPS = 30
 
 @pytest.fixture(scope="module")
 def colour_clips(tmp_path_factory) -> dict[str, Path]:
-    ffmpeg = shutil.which("ffmpeg")
-    if ffmpeg is None:
-        pytest.fail("the ffmpeg CLI is needed to make the test clips (apt-get install ffmpeg)")
     folder = tmp_path_factory.mktemp("colours")
-    clips = {}
-    for stream_id, (colour, seconds, _) in CLIPS.items():
-        out = folder / f"{stream_id}.ts"
-        run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
-             "-f", "lavfi", "-i", f"color=c={colour}:size=320x240:rate={FPS}",
-             "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-t", str(seconds),
-             "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", "30", "-bf", "0",
-             "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", out], timeout=120)
-        clips[stream_id] = out
-    return clips
+    return {stream_id: make_colour_clip(folder / f"{stream_id}.ts", colour, seconds, FPS)
+            for stream_id, (colour, seconds, _) in CLIPS.items()}
 
 
 class PerStreamProcessor(FrameProcessor):

@@ -4,6 +4,7 @@ media probing. Fixtures live in conftest.py."""
 from __future__ import annotations
 
 import json
+import shutil
 import ssl
 import subprocess
 import time
@@ -204,3 +205,17 @@ def frame_means(path: Path, frame_index: int, size: int = 512) -> tuple[float, f
     assert len(raw) == size * size * 3, f"frame {frame_index} of {path}: {len(raw)} bytes"
     sums = [sum(raw[c::3]) for c in range(3)]
     return tuple(s / (size * size) for s in sums)
+
+
+def make_colour_clip(path: Path, colour: str, seconds: int, fps: int = CLIP_FPS) -> Path:
+    """A clip of one solid colour (an lavfi colour name) with a tone: H.264 320x240 + AAC in
+    MPEG-TS, a key frame a second. Streams told apart by their output use one colour each."""
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.fail("the ffmpeg CLI is needed to make the test clips (apt-get install ffmpeg)")
+    run([ffmpeg, "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"color=c={colour}:size=320x240:rate={fps}",
+         "-f", "lavfi", "-i", "sine=frequency=330:sample_rate=48000", "-t", str(seconds),
+         "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(fps), "-bf", "0",
+         "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", path], timeout=120)
+    return path
