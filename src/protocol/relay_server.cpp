@@ -45,15 +45,33 @@ static HttpHeaders text_headers(bool close = false) {
   return headers;
 }
 
-static HttpHeaders not_available_headers(const Channel& channel) {
+// The live edge, as /next and a 470 give it.
+static HttpHeaders latest_headers(const Channel& channel) {
   HttpHeaders headers = text_headers();
   headers.add(std::string(header_latest), std::to_string(channel.next_write()));
+  return headers;
+}
+
+// A 470 names the live edge and, as go-livepeer's server does, the seq that was asked for (Go's
+// subscriber builds its error from it).
+static HttpHeaders not_available_headers(const Channel& channel, std::int64_t asked) {
+  HttpHeaders headers = latest_headers(channel);
+  headers.add(std::string(header_seq), std::to_string(asked));
   return headers;
 }
 
 static HttpHeaders closed_headers() {
   HttpHeaders headers;
   headers.add(std::string(header_closed), "terminated");
+  return headers;
+}
+
+// A GET that was waiting on a segment when its channel was deleted: go-livepeer's answer says
+// which seq it was and where the edge is, beside Lp-Trickle-Closed.
+static HttpHeaders closed_while_waiting_headers(const Channel& channel, std::int64_t seq) {
+  HttpHeaders headers = closed_headers();
+  headers.add(std::string(header_seq), std::to_string(seq));
+  headers.add(std::string(header_latest), std::to_string(channel.next_write()));
   return headers;
 }
 
@@ -195,7 +213,7 @@ awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResp
       co_await response.send(404, text_headers(true), "Stream not found\n");
       co_return;
     }
-    auto headers = not_available_headers(*channel);
+    auto headers = latest_headers(*channel);
     co_await response.send(200, std::move(headers), std::to_string(channel->next_write()));
   } else if (method == "DELETE" && route->kind == Kind::channel) {
     bool closed = close_channel(route->channel);
@@ -306,10 +324,13 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
   }
   auto target = channel->open_for_read(route.seq);
   if (!target.segment) {
-    co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
+    co_await response.send(status_not_available, not_available_headers(*channel, route.seq), "Entry not found\n");
     co_return;
   }
   auto segment = target.segment;
+  // go-livepeer's Lp-Trickle-Latest is the edge as it was when the GET arrived, sent unless this
+  // GET is the one waiting at that edge.
+  const auto latest_at_arrival = channel->next_write();
   Segment::ReaderGuard reading(segment);
   // Like go-livepeer, the response head goes out with the first byte of the segment, so a
   // pre-connected GET learns its seq only once the publisher has started it.
@@ -319,17 +340,16 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
   }
   if (segment->size() == 0) {
     if (channel->closed())
-      co_await response.send(200, closed_headers(), "");
+      co_await response.send(200, closed_while_waiting_headers(*channel, target.seq), "");
     else
-      co_await response.send(status_not_available, not_available_headers(*channel), "Entry not found\n");
+      co_await response.send(status_not_available, not_available_headers(*channel, route.seq), "Entry not found\n");
     co_return;
   }
 
   HttpHeaders headers;
   if (!channel->mime_type().empty()) headers.add("Content-Type", channel->mime_type());
   headers.add(std::string(header_seq), std::to_string(target.seq));
-  if (target.seq != channel->next_write() - 1)
-    headers.add(std::string(header_latest), std::to_string(channel->next_write()));
+  if (target.seq != latest_at_arrival) headers.add(std::string(header_latest), std::to_string(latest_at_arrival));
   if (!co_await response.start(200, std::move(headers), std::nullopt, /*flush=*/false)) co_return;
 
   std::size_t sent = 0;

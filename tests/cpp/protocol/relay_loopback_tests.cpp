@@ -302,7 +302,12 @@ BOOST_AUTO_TEST_CASE(create_next_and_content_type) {
     BOOST_TEST(old.head.headers.get("Lp-Trickle-Latest").value_or("") == "2");
     auto current = co_await test::request(url + "/-2", "GET");
     BOOST_TEST(current.head.headers.get("Lp-Trickle-Seq").value_or("") == "1");
-    BOOST_TEST(!current.head.headers.contains("Lp-Trickle-Latest"));
+    BOOST_TEST(current.head.headers.get("Lp-Trickle-Latest").value_or("") == "2");  // as go-livepeer
+    // Too far ahead: 470 with the edge and the seq asked for (go-livepeer's subscriber reads both).
+    auto ahead = co_await test::request(url + "/7", "GET");
+    BOOST_TEST(ahead.head.status == 470);
+    BOOST_TEST(ahead.head.headers.get("Lp-Trickle-Latest").value_or("") == "2");
+    BOOST_TEST(ahead.head.headers.get("Lp-Trickle-Seq").value_or("") == "7");
     auto missing = co_await test::request(relay.url("nope") + "/next", "GET");
     BOOST_TEST(missing.head.status == 404);
     // Closing the publisher ends its pre-connected POST empty: readers move past that seq.
@@ -320,20 +325,46 @@ BOOST_AUTO_TEST_CASE(delete_segment_releases_a_waiting_reader) {
     co_await create_channel(url);
     test::TaskGroup group(ex);
     int status = 0;
-    std::string latest;
-    group.spawn([](std::string u, int& s, std::string& l) -> net::awaitable<void> {
+    std::string latest, seq;
+    group.spawn([](std::string u, int& s, std::string& l, std::string& q) -> net::awaitable<void> {
       auto waited = co_await test::request(u + "/0", "GET");  // pre-created, waits
       s = waited.head.status;
       l = std::string(waited.head.headers.get("Lp-Trickle-Latest").value_or(""));
-    }(url, status, latest));
+      q = std::string(waited.head.headers.get("Lp-Trickle-Seq").value_or(""));
+    }(url, status, latest, seq));
     co_await until_waited_on(relay.server, "ds", 0);
     auto deleted = co_await test::request(url + "/0", "DELETE");
     BOOST_TEST(deleted.head.status == 200);
     co_await group.wait();
     BOOST_TEST(status == 470);
     BOOST_TEST(latest == "1");
+    BOOST_TEST(seq == "0");
     auto unknown = co_await test::request(url + "/42", "DELETE");
     BOOST_TEST(unknown.head.status == 400);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(deleting_a_channel_answers_its_waiting_reader_as_go_livepeer_does) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    TestRelay relay(ex);
+    auto url = relay.url("dc");
+    co_await create_channel(url);
+    test::TaskGroup group(ex);
+    net::HttpResponse waited;
+    group.spawn([](std::string u, net::HttpResponse& out) -> net::awaitable<void> {
+      out = co_await test::request(u + "/0", "GET");  // pre-created, waits
+    }(url, waited));
+    co_await until_waited_on(relay.server, "dc", 0);
+    auto deleted = co_await test::request(url, "DELETE");
+    BOOST_TEST(deleted.head.status == 200);
+    co_await group.wait();
+    // 200 + Lp-Trickle-Closed, with the seq it waited on and the edge.
+    BOOST_TEST(waited.head.status == 200);
+    BOOST_TEST(waited.head.headers.get("Lp-Trickle-Closed").value_or("") == "terminated");
+    BOOST_TEST(waited.head.headers.get("Lp-Trickle-Seq").value_or("") == "0");
+    BOOST_TEST(waited.head.headers.contains("Lp-Trickle-Latest"));
+    BOOST_TEST(waited.body.empty());
   });
 }
 
