@@ -4,9 +4,11 @@ media probing. Fixtures live in conftest.py."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -219,3 +221,12 @@ def make_colour_clip(path: Path, colour: str, seconds: int, fps: int = CLIP_FPS)
          "-c:v", "libx264", "-preset", "veryfast", "-pix_fmt", "yuv420p", "-g", str(fps), "-bf", "0",
          "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", path], timeout=120)
     return path
+
+
+def fresh_python(code: str) -> str:
+    """What `code` prints in a fresh interpreter on this one's path (for what importing a module
+    loads, or does without a dependency). Fails the test if it raises."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout

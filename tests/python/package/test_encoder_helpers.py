@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
-import subprocess
 import sys
 from fractions import Fraction
 
 import pytest
+from trickle_testutil import fresh_python
 
 from pytrickle import decoder, encoder, media
 from pytrickle.decoder import DEFAULT_MAX_FRAMERATE, decode_av
@@ -34,10 +33,7 @@ def test_the_live_path_never_imports_the_pyav_modules():
     code = ("import sys, pytrickle, pytrickle.server, pytrickle.protocol, pytrickle.client;"
             "print(sorted(m for m in sys.modules if m.startswith('pytrickle._pyav') or "
             "m in ('pytrickle.decoder', 'pytrickle.encoder', 'pytrickle.media')))")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]"
+    assert fresh_python(code).strip() == "[]"
 
 
 def test_upstream_module_names_are_the_fenced_modules_themselves(monkeypatch):
@@ -139,10 +135,7 @@ def test_modules_import_without_av():
     code = ("import sys; sys.modules['av'] = None;"
             "import pytrickle.decoder as d, pytrickle.encoder as e, pytrickle.media;"
             "print(d.av, d.VideoReformatter, e.av)")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["None", "None", "None"]
+    assert fresh_python(code).split() == ["None", "None", "None"]
 
 
 def test_decode_av_without_pyav_raises_importerror(no_av):

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from fractions import Fraction
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from trickle_testutil import fresh_python
 from upstream_runner import run_upstream
 import torch
 
@@ -151,7 +150,6 @@ def test_video_to_av_frame_validation(shape, message):
 
 
 def test_video_to_av_frame_without_pyav_names_extra(monkeypatch):
-    import sys
 
     monkeypatch.setitem(sys.modules, "av", None)  # makes `import av` fail
     f = VideoFrame(torch.zeros(1), 0, Fraction(1, 1))
@@ -334,10 +332,7 @@ def test_module_has_no_hard_pyav_dependency():
     # helper, never by importing the module; without PyAV the name does not exist.
     code = ("import sys; import pytrickle.frames as f; loaded = 'av' in sys.modules;"
             "sys.modules['av'] = None; print(loaded, hasattr(f, 'av'))")
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
-    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "False"]
+    assert fresh_python(code).split() == ["False", "False"]
 
 
 @pytest.mark.upstream
