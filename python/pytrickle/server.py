@@ -297,10 +297,12 @@ class StreamServer(AiohttpSurface, InfoRoutes):
             latest = self._sessions.latest()
             if latest is not None and latest.busy():
                 return refused("Pipeline is still in use", 503)
-        elif self._sessions.get(stream_id) is not None and not self._sessions.get(stream_id).ended:
-            return refused(f"Stream {stream_id} is already running", 409)
-        elif self._sessions.live_count() >= self.max_streams:
-            return refused(f"Worker at capacity: {self.max_streams} of {self.max_streams} streams running", 503)
+        else:
+            existing = self._sessions.get(stream_id)
+            if existing is not None and not existing.ended:
+                return refused(f"Stream {stream_id} is already running", 409)
+            if self._sessions.live_count() >= self.max_streams:
+                return refused(f"Worker at capacity: {self.max_streams} of {self.max_streams} streams running", 503)
         return stream_id, None
 
     def _count_streams(self) -> None:
