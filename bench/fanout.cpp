@@ -336,7 +336,8 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
   create_headers.add("Expect-Content", "application/octet-stream");
   auto created = co_await net::http_request(ex, *base, "POST", std::move(create_headers));
   if (!created || created->head.status != 200) {
-    result.error = created ? fmt::format("POST {} answered {}", base->target, created->head.status)
+    result.error = created ? fmt::format("POST {} answered {}{}", base->target, created->head.status,
+                                         created->head.status == 404 ? " (run the relay with --autocreate)" : "")
                            : "creating the channel: " + created.error().message;
     co_return result;
   }
@@ -384,6 +385,12 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
     auto next = co_await net::http_request(ex, *next_url, "GET", std::move(headers));
     if (!next || next->head.status != 200) {
       result.error = "GET next failed";
+      co_return result;
+    }
+    // A channel that already holds segment 0 (a name reused on a relay that outlived an earlier
+    // run) would hand the subscribers old bytes before any write: every latency would read 0.
+    if (next->body != "0") {
+      result.error = fmt::format("channel {} is not fresh (next seq {})", channel, next->body);
       co_return result;
     }
   }
@@ -450,6 +457,8 @@ awaitable<RunResult> run_once(const Plan& plan, const Config& cfg, RelayProcess&
     while (tracker.remaining > 0) co_await tracker.signal.wait_for(1s);
     if (result.error.empty()) result.error = "subscribers did not finish in 120 s";
   }
+  // Done with the channel; on a relay given with --relay-port it would otherwise stay until swept.
+  co_await net::http_request(ex, *base, "DELETE");
 
   // Results, from both publisher stamps: the chosen one fills the table, the other the diagnostics.
   const bool after_primary = cfg.stamp == "after";
@@ -594,7 +603,7 @@ int main(int argc, char** argv) {
   app.add_flag("--per-run", cfg.per_run, "Print every run, not just the medians");
   app.add_option("--relay-log-level", cfg.relay_log_level, "The relay's --log-level")->capture_default_str();
   app.add_option("--relay-port", cfg.relay_port,
-                 "Use the relay already listening on 127.0.0.1:PORT (e.g. under a profiler)")
+                 "Use the relay already listening on 127.0.0.1:PORT (e.g. under a profiler; started with --autocreate)")
       ->check(CLI::Range(1, 65535));
   app.add_option("--relay-pid", cfg.relay_pid, "With --relay-port: the relay's process id, for its RSS and CPU");
   app.add_flag("--tls", cfg.tls, "Run every row over http:// and over https:// and compare their CPU per GiB");
@@ -671,7 +680,8 @@ int main(int argc, char** argv) {
         }
         Row row{scheme, size, n, {}, {}};
         for (int r = 0; r < cfg.runs; ++r) {
-          auto channel = fmt::format("fanout-{}-{}-{}-{}", size, n, r, ++run_id);
+          // Unique across invocations too: a relay given with --relay-port outlives this process.
+          auto channel = fmt::format("fanout-{}-{}-{}-{}-{}", getpid(), size, n, r, ++run_id);
           auto result = run_fresh(plan, cfg, channel);
           if (!result.error.empty()) {
             std::fprintf(stderr, "%s %zu B x %d, run %d: FAILED: %s\n", scheme.c_str(), size, n, r + 1,

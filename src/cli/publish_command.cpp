@@ -150,10 +150,10 @@ net::awaitable<int> publish(const PublishArgs& args) {
   }
   if (auto finished = muxer->finish(); !finished) spdlog::error("finishing: {}", finished.error().message);
   co_await out.drain(sink);
-  co_await publisher.close();
-  if (!args.keep_open) {
-    bool deleted = co_await publisher.delete_channel();
-    if (!deleted) spdlog::warn("could not close channel {}", args.url);
+  if (args.keep_open) {
+    co_await publisher.close_leaving_channel_open();
+  } else if (!co_await publisher.close_and_delete_channel()) {
+    spdlog::warn("could not close channel {}", args.url);
   }
   spdlog::info("published {} segments, {} bytes", out.segments, out.total_bytes);
   co_return out.failed ? 1 : 0;

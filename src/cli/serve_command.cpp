@@ -1,4 +1,6 @@
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include <spdlog/spdlog.h>
 
@@ -12,6 +14,7 @@ struct ServeArgs {
   std::string host = "0.0.0.0";
   std::uint16_t port = 3389;
   bool autocreate = false;
+  std::vector<std::string> channels;  // created up front, as a gateway creates a stream's channels
   std::string base_path = "/";
   double idle_timeout_s = 300;
   bool changes = false;
@@ -34,6 +37,7 @@ int run_serve(const ServeArgs& args) {
     return 1;
   }
   relay.start();
+  for (const auto& name : args.channels) relay.create_channel(name);
   std::string base =
       options.base_path.empty() || options.base_path.front() != '/' ? "/" + options.base_path : options.base_path;
   if (base.back() != '/') base.push_back('/');
@@ -58,7 +62,15 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   auto* cmd = app.add_subcommand("serve", "Run the trickle relay server");
   cmd->add_option("--host", args->host, "Address to listen on")->capture_default_str();
   cmd->add_option("--port", args->port, "Port to listen on (0: any free port)")->capture_default_str();
-  cmd->add_flag("--autocreate", args->autocreate, "Create channels on their first POST");
+  cmd->add_flag("--autocreate", args->autocreate, "Create channels on their first POST (and on POST /{channel})");
+  cmd->add_option("--channel", args->channels,
+                  "Create this channel at start (repeatable); without --autocreate "
+                  "only such channels exist")
+      ->check([](const std::string& name) -> std::string {
+        if (name.empty() || name.find('/') != std::string::npos || name == protocol::changes_channel)
+          return "a channel name is one path segment, not _changes";
+        return {};
+      });
   cmd->add_option("--base-path", args->base_path, "Path prefix of every route")->capture_default_str();
   cmd->add_option("--idle-timeout", args->idle_timeout_s, "Seconds without a new segment before a channel closes")
       ->check(CLI::PositiveNumber)

@@ -54,6 +54,13 @@ net::awaitable<int> subscribe(const SubscribeArgs& args, std::ostream& out) {
     ++segments;
   }
   subscriber.close();
+  // A reader still busy with the last segment when the owner deletes the channel asks for the next
+  // one after the channel is gone, and gets 404 (as on go-livepeer's relay): after segments came,
+  // that is how a stream ends, not a failure.
+  if (failure == protocol::error_kind::stream_not_found && segments > 0) {
+    spdlog::info("the channel is gone (deleted by its owner): end of stream");
+    failure.clear();
+  }
   spdlog::info("{} segments, {} bytes{}", segments, bytes, failure.empty() ? "" : " (ended by " + failure + ")");
   co_return failure.empty() ? 0 : 1;
 }

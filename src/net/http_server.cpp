@@ -210,10 +210,14 @@ HttpResult<void> HttpServer::use_tls(const TlsServerOptions& options) {
 void HttpServer::start() { spawn(executor_, accept_loop(), "http accept loop"); }
 
 void HttpServer::stop() {
+  stop_accepting();
+  for (auto* connection : connections_) connection->close();
+}
+
+void HttpServer::stop_accepting() {
   stopping_ = true;
   std::error_code ignored;
   acceptor_.close(ignored);
-  for (auto* connection : connections_) connection->close();
 }
 
 awaitable<void> HttpServer::accept_loop() {

@@ -42,7 +42,12 @@ Channel::ReadTarget Channel::open_for_read(std::int64_t requested) {
   if (seq < 0) return {nullptr, seq};
 
   auto& held = slot(seq);
-  if (held && held->seq() == seq) return {held, seq};
+  // A segment at the write head whose POST was abandoned before its first byte is as if never
+  // started: the reader waits there for whoever publishes it (go-livepeer's relay never closes
+  // such a segment, so its readers wait too).
+  bool abandoned =
+      held && held->seq() == seq && seq == next_write_ && held->closed() && held->size() == 0 && !held->published();
+  if (held && held->seq() == seq && !abandoned) return {held, seq};
   // Only the very next segment is waited for; anything older than the ring or further ahead is
   // "not available" and the reader re-syncs from Lp-Trickle-Latest.
   bool nothing_written = next_write_ == 0;

@@ -5,6 +5,7 @@
 
 #include "trickle/net/async_signal.hpp"
 #include "trickle/net/spawn.hpp"
+#include "trickle/protocol/relay_server.hpp"  // the protocol's header names
 
 namespace trickle::protocol {
 
@@ -19,6 +20,9 @@ struct PublisherShared {
   PublisherOptions options;
   ErrorCallback on_error;
   bool stopping = false;
+  // The relay said the channel is gone (404, or an answer with Lp-Trickle-Closed): like
+  // go-livepeer's publisher, nothing more is posted into it.
+  bool channel_gone = false;
 
   void report(std::string_view kind, std::string_view message) {
     if (stopping) return;  // failures while shutting down are expected, not news
@@ -99,6 +103,11 @@ static awaitable<void> await_answer(std::shared_ptr<SegmentWriter::State> w) {
   auto head = co_await connection->read_response_head(Clock::duration::max());
   if (head) {
     w->status = head->status;
+    if (head->headers.contains(header_closed) && !w->shared->channel_gone) {
+      w->shared->channel_gone = true;
+      spdlog::info("publisher {}: the relay closed the channel; nothing more is posted", w->shared->url.to_string());
+    }
+    if (head->status == 404) w->shared->channel_gone = true;
     if (head->status != 200) {
       auto body = co_await connection->read_all(4096, std::chrono::seconds(1));
       w->shared->report(error_kind::post_failed,
@@ -195,10 +204,11 @@ TricklePublisher::~TricklePublisher() {
 }
 
 std::int64_t TricklePublisher::next_seq() const { return state_->idx; }
+bool TricklePublisher::channel_gone() const { return state_->shared->channel_gone; }
 
 awaitable<std::shared_ptr<SegmentWriter>> TricklePublisher::next() {
   auto s = state_;
-  if (s->shared->stopping) {
+  if (s->shared->stopping || s->shared->channel_gone) {
     auto inert = std::make_shared<SegmentWriter::State>(s->shared, -1);
     inert->phase = SegmentWriter::State::Phase::failed;
     co_return std::make_shared<SegmentWriter>(inert);
@@ -212,11 +222,9 @@ awaitable<std::shared_ptr<SegmentWriter>> TricklePublisher::next() {
   co_return std::make_shared<SegmentWriter>(current);
 }
 
-awaitable<void> TricklePublisher::close() {
-  auto s = state_;
-  if (s->shared->stopping) co_return;
-  // Segments still open are ended, and every handed-out segment gets a bounded time to be
-  // answered, so the tail of the last one is not lost (PyTrickle cancels them instead).
+// Segments still open are ended, and every handed-out segment gets a bounded time to be answered,
+// so the tail of the last one is not lost (PyTrickle cancels them instead).
+static awaitable<void> finish_handed_out(std::shared_ptr<TricklePublisher::State> s) {
   auto deadline = net::deadline_after(std::chrono::seconds(5));
   for (auto& weak : s->handed_out) {
     auto w = weak.lock();
@@ -228,8 +236,40 @@ awaitable<void> TricklePublisher::close() {
     while (!w->answered && w->phase != SegmentWriter::State::Phase::failed && Clock::now() < deadline)
       co_await w->changed.wait_for(deadline - Clock::now());
   }
+}
+
+awaitable<void> TricklePublisher::close() {
+  auto s = state_;
+  if (s->shared->stopping) co_return;
+  co_await finish_handed_out(s);
   s->shared->stopping = true;
   if (auto pending = std::exchange(s->pending, nullptr)) co_await finish_segment(pending);
+}
+
+awaitable<void> TricklePublisher::close_leaving_channel_open() {
+  auto s = state_;
+  if (s->shared->stopping) co_return;
+  co_await finish_handed_out(s);
+  s->shared->stopping = true;
+  if (auto pending = std::exchange(s->pending, nullptr)) {
+    co_await wait_while_connecting(pending);
+    pending->answered = true;
+    if (pending->connection) pending->connection->close();
+    pending->set_phase(SegmentWriter::State::Phase::failed);
+  }
+}
+
+awaitable<bool> TricklePublisher::close_and_delete_channel() {
+  auto s = state_;
+  if (s->shared->stopping) co_return false;
+  co_await finish_handed_out(s);
+  // The DELETE goes before the pre-connected POST is ended, as go-livepeer's publisher does: the
+  // relay releases that POST itself, and readers waiting on its seq get the end of the stream.
+  // Ending it first would leave an empty last segment that they read before the end.
+  bool deleted = co_await delete_channel();
+  s->shared->stopping = true;
+  if (auto pending = std::exchange(s->pending, nullptr)) co_await finish_segment(pending);
+  co_return deleted;
 }
 
 awaitable<bool> TricklePublisher::delete_channel() {

@@ -1,6 +1,7 @@
 #include "trickle/protocol/relay_server.hpp"
 
 #include <charconv>
+#include <variant>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -60,16 +61,11 @@ static HttpHeaders not_available_headers(const Channel& channel, std::int64_t as
   return headers;
 }
 
-static HttpHeaders closed_headers() {
-  HttpHeaders headers;
-  headers.add(std::string(header_closed), "terminated");
-  return headers;
-}
-
 // A GET that was waiting on a segment when its channel was deleted: go-livepeer's answer says
 // which seq it was and where the edge is, beside Lp-Trickle-Closed.
 static HttpHeaders closed_while_waiting_headers(const Channel& channel, std::int64_t seq) {
-  HttpHeaders headers = closed_headers();
+  HttpHeaders headers;
+  headers.add(std::string(header_closed), "terminated");
   headers.add(std::string(header_seq), std::to_string(seq));
   headers.add(std::string(header_latest), std::to_string(channel.next_write()));
   return headers;
@@ -110,12 +106,27 @@ void RelayServer::stop() {
   if (stopped_) return;
   stopped_ = true;
   stop_signal_.notify_all();
+  http_.stop_accepting();
   for (auto& [name, channel] : channels_) channel->close();
-  http_.stop();
+  if (*alive_)
+    net::spawn(executor_, close_connections_when_answered(), "the relay's stop");
+  else
+    http_.stop();  // being destroyed: no time for answers
+}
+
+// The readers and writers released by stop() answer on their own connections first, as
+// go-livepeer's server answers them when its streams are cleared; a connection that stays open
+// (an idle keep-alive, a client that does not read) is closed after a second.
+awaitable<void> RelayServer::close_connections_when_answered() {
+  auto alive = alive_;
+  auto deadline = net::deadline_after(std::chrono::seconds(1));
+  while (*alive && http_.connection_count() > 0 && net::Clock::now() < deadline)
+    co_await net::sleep_for(std::chrono::milliseconds(10));
+  if (*alive) http_.stop();
 }
 
 std::shared_ptr<Channel> RelayServer::create_channel(const std::string& name, std::string mime_type) {
-  if (auto it = channels_.find(name); it != channels_.end() && !it->second->closed()) {
+  if (auto it = channels_.find(name); it != channels_.end()) {
     it->second->set_mime_type_if_unset(mime_type);
     return it->second;
   }
@@ -129,12 +140,13 @@ std::shared_ptr<Channel> RelayServer::create_channel(const std::string& name, st
 bool RelayServer::close_channel(const std::string& name) {
   auto it = channels_.find(name);
   if (it == channels_.end() || it->second == changes_) return false;
-  if (!it->second->closed()) {
-    // The closed channel stays as a tombstone until swept, so late readers see end-of-stream.
-    it->second->close();
-    spdlog::info("channel {} closed", name);
-    announce("removed", name);
-  }
+  // Forgotten at once, as go-livepeer's server does: requests that come later get 404, the answer
+  // every client must handle anyway (it is what a swept or never-created channel gets).
+  auto channel = std::move(it->second);
+  channels_.erase(it);
+  channel->close();
+  spdlog::info("channel {} closed", name);
+  announce("removed", name);
   return true;
 }
 
@@ -143,12 +155,7 @@ std::shared_ptr<Channel> RelayServer::find_channel(const std::string& name) cons
   return it == channels_.end() ? nullptr : it->second;
 }
 
-std::size_t RelayServer::channel_count() const {
-  std::size_t open = 0;
-  for (const auto& [name, channel] : channels_)
-    if (!channel->closed() && channel != changes_) ++open;
-  return open;
-}
+std::size_t RelayServer::channel_count() const { return channels_.size() - (changes_ ? 1 : 0); }
 
 void RelayServer::announce(std::string_view kind, const std::string& name) {
   if (!changes_ || name == changes_channel) return;
@@ -204,6 +211,12 @@ awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResp
       co_await response.send(400, text_headers(), "Reserved channel\n");
       co_return;
     }
+    // Over HTTP only with autocreate, as go-livepeer's handleCreate: otherwise channels are the
+    // owner's to make (create_channel, `trickle serve --channel`), not any client's.
+    if (!options_.autocreate && !find_channel(route->channel)) {
+      co_await response.send(404, text_headers(), "Stream not found\n");
+      co_return;
+    }
     auto mime = request.headers().get("Expect-Content").value_or(request.headers().get("Content-Type").value_or(""));
     create_channel(route->channel, std::string(mime));
     co_await response.send(200, text_headers(), "");
@@ -216,8 +229,14 @@ awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResp
     auto headers = latest_headers(*channel);
     co_await response.send(200, std::move(headers), std::to_string(channel->next_write()));
   } else if (method == "DELETE" && route->kind == Kind::channel) {
-    bool closed = close_channel(route->channel);
-    co_await response.send(closed ? 200 : 404, text_headers(!closed), closed ? "" : "Stream not found\n");
+    if (route->channel == changes_channel) {
+      co_await response.send(400, text_headers(), "Reserved channel\n");
+    } else if (close_channel(route->channel)) {
+      co_await response.send(200, text_headers(), "");
+    } else {
+      // An unknown channel, or one deleted already: go-livepeer's closeStream error, as a 400.
+      co_await response.send(400, text_headers(), "Invalid stream\n");
+    }
   } else if (method == "DELETE" && route->kind == Kind::segment) {
     auto channel = find_channel(route->channel);
     if (!channel) {
@@ -241,7 +260,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   }
   auto content_type = std::string(request.headers().get("Content-Type").value_or(""));
   auto channel = find_channel(route.channel);
-  if (!channel || channel->closed()) {
+  if (!channel) {
     if (!options_.autocreate) {
       co_await response.send(404, text_headers(true), "Stream not found\n");
       co_return;
@@ -261,14 +280,23 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   for (;;) {
     // Wait for body bytes, but also for the segment being closed under us (DELETE, channel
     // closed, slot reused) and, while nothing has arrived, answer a 100 every few seconds so
-    // intermediaries keep an idle pre-connected POST open.
-    auto outcome = co_await (request.read_body() || segment->signal().wait_for(options_.post_keepalive));
+    // intermediaries keep an idle pre-connected POST open. Once the segment is closed after data
+    // came, the rest of the body is read and dropped: go-livepeer's server answers such a POST
+    // with a plain 200 at its end, and its publisher would count anything else as a lost segment.
+    std::variant<net::HttpResult<net::BodyPiece>, bool> outcome;
+    if (wrote_any && segment->closed() && !stopped_) {
+      auto rest = co_await request.read_body();
+      outcome.emplace<0>(std::move(rest));
+    } else {
+      outcome = co_await (request.read_body() || segment->signal().wait_for(options_.post_keepalive));
+    }
     if (!*alive) co_return;
     if (outcome.index() == 1) {
-      if (segment->closed() || stopped_) {
+      if (stopped_ || (segment->closed() && !wrote_any)) {
         released = true;
         break;
       }
+      if (segment->closed()) continue;  // read on to the end of the body
       if (!wrote_any) {
         auto kept_alive = co_await response.send_interim(100);
         if (!kept_alive) {
@@ -292,9 +320,14 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
     }
     segment->append(std::make_shared<const Bytes>(std::move(**piece)));
   }
-  // A pre-connected POST ended empty still moves readers past its seq.
-  if (!wrote_any && !failed && !released) channel->mark_written(seq);
-  segment->close();
+  // A pre-connected POST ended empty (or released before its first byte) still moves readers
+  // past its seq, as go-livepeer's server does.
+  if (!wrote_any && !failed && !channel->closed() && (!released || seq >= channel->next_write()))
+    channel->mark_written(seq);
+  if (failed || released)
+    segment->close();
+  else
+    segment->end_published();
 
   if (failed) {
     // The publisher died or sent a broken body: readers already got end-of-segment.
@@ -306,7 +339,9 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   }
   HttpHeaders headers;
   headers.add(std::string(header_seq), std::to_string(seq));
-  if (channel->closed()) headers.add(std::string(header_closed), "terminated");
+  // Only an answer that ends a POST with no data says the channel is gone (go-livepeer's publisher
+  // reads it as the end of the stream); one that carried data is a plain success.
+  if (channel->closed() && !wrote_any) headers.add(std::string(header_closed), "terminated");
   if (released || !wrote_any) response.close_after();
   co_await response.send(200, std::move(headers), "");
 }
@@ -316,10 +351,6 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
   auto channel = find_channel(route.channel);
   if (!channel) {
     co_await response.send(404, text_headers(true), "Stream not found\n");
-    co_return;
-  }
-  if (channel->closed()) {
-    co_await response.send(200, closed_headers(), "");
     co_return;
   }
   auto target = channel->open_for_read(route.seq);
@@ -338,11 +369,13 @@ awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerR
     co_await segment->signal().wait();
     if (!*alive) co_return;
   }
-  if (segment->size() == 0) {
-    if (channel->closed())
-      co_await response.send(200, closed_while_waiting_headers(*channel, target.seq), "");
-    else
-      co_await response.send(status_not_available, not_available_headers(*channel, route.seq), "Entry not found\n");
+  if (segment->size() == 0 && channel->closed()) {
+    co_await response.send(200, closed_while_waiting_headers(*channel, target.seq), "");
+    co_return;
+  }
+  if (segment->size() == 0 && !segment->published()) {
+    // Closed before any byte by a DELETE, a reset or a publisher that died: not a segment.
+    co_await response.send(status_not_available, not_available_headers(*channel, route.seq), "Entry not found\n");
     co_return;
   }
 
@@ -387,13 +420,12 @@ awaitable<void> RelayServer::sweep_loop() {
     for (auto it = channels_.begin(); it != channels_.end();) {
       auto& channel = it->second;
       if (channel != changes_ && now - channel->last_activity() >= options_.idle_timeout) {
-        if (!channel->closed()) {
-          spdlog::info("channel {} idle for {}s: closed", it->first,
-                       std::chrono::duration_cast<std::chrono::seconds>(now - channel->last_activity()).count());
-          channel->close();
-          announce("removed", it->first);
-        }
+        spdlog::info("channel {} idle for {}s: closed", it->first,
+                     std::chrono::duration_cast<std::chrono::seconds>(now - channel->last_activity()).count());
+        channel->close();
+        auto name = it->first;
         it = channels_.erase(it);
+        announce("removed", name);
       } else {
         ++it;
       }

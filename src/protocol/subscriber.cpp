@@ -115,8 +115,13 @@ static awaitable<std::optional<Connected>> preconnect(std::shared_ptr<TrickleSub
           co_return std::nullopt;
         }
         if (status == status_not_available) {
-          // Not available (too old, too far ahead): jump to where the server is, right away.
-          seq = header_int(head->headers, header_latest).value_or(-1);
+          // Not available (too old, too far ahead): jump to where the server is, right away. It
+          // still uses an attempt, as in PyTrickle and go-livepeer's live-video code, so a relay
+          // that only ever answers 470 ends in max_retries_exceeded instead of a busy loop.
+          auto latest = header_int(head->headers, header_latest);
+          failure = fmt::format("GET {} answered 470 (not available; the edge is at {})", target.to_string(),
+                                latest ? std::to_string(*latest) : "unknown");
+          seq = latest.value_or(-1);
           spdlog::debug("subscriber {}: 470, re-syncing at {}", s->url.to_string(), seq);
           continue;
         }

@@ -172,11 +172,9 @@ net::awaitable<void> MediaPath::ingest() {
   o.tls = options_.tls;
   o.start_seq = options_.subscribe_start_seq;
   if (options_.subscriber_timeout) o.connect_timeout = o.read_timeout = seconds_to_ms(*options_.subscriber_timeout);
-  subscriber_ = std::make_unique<protocol::TrickleSubscriber>(executor_, options_.subscribe_url, o,
-                                                              [this](std::string_view kind, std::string_view message) {
-                                                                spdlog::warn("input channel: {} ({})", kind, message);
-                                                                hooks_.report(kind, message);
-                                                              });
+  subscriber_ = std::make_unique<protocol::TrickleSubscriber>(
+      executor_, options_.subscribe_url, o,
+      [this](std::string_view kind, std::string_view message) { on_input_error(kind, message); });
   bool first = true;
   bool aborted = false;
   while (!stopping_.load() && !aborted) {
@@ -212,6 +210,18 @@ net::awaitable<void> MediaPath::ingest() {
   input_bytes_.close();
   if (!stopping_.load()) hooks_.report("subscription_ended", "");
   subscriber_->close();
+}
+
+void MediaPath::on_input_error(std::string_view kind, std::string_view message) {
+  // A 404 after segments came: the owner deleted the channel while we were still reading (as on
+  // go-livepeer's relay, which forgets a deleted channel at once). That is the end of the input,
+  // reported as subscription_ended when ingest() returns, not an error.
+  if (kind == protocol::error_kind::stream_not_found && meters_.segments_in > 0) {
+    spdlog::info("input channel deleted: end of input");
+    return;
+  }
+  spdlog::warn("input channel: {} ({})", kind, message);
+  hooks_.report(kind, message);
 }
 
 void MediaPath::close_input() {
@@ -253,8 +263,10 @@ net::awaitable<void> MediaPath::publish() {
     if (batch.finished && batch.events.empty()) break;
     if (batch.events.empty()) co_await io_signal_.wait();
   }
-  co_await publisher_->close();
-  if (options_.close_output_at_end && !stopping_.load()) co_await publisher_->delete_channel();
+  if (options_.close_output_at_end && !stopping_.load())
+    co_await publisher_->close_and_delete_channel();
+  else
+    co_await publisher_->close();
 }
 
 // ---- stats ----

@@ -56,6 +56,7 @@ class MediaPath {
   void encode();
   // io-thread coroutines.
   net::awaitable<void> ingest();
+  void on_input_error(std::string_view kind, std::string_view message);
   net::awaitable<void> publish();
 
   // Any thread: unblocks both threads; frames not yet encoded are dropped, encoded ones still go.

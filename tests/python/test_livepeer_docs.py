@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from python_worker import PythonWorker
-from trickle_testutil import count_video_frames, create_channel, run, stream_codecs
+from trickle_testutil import count_video_frames, create_channel, http_request, run, stream_codecs
 
 from pytrickle import FrameProcessor, StreamServer, TrickleClient
 from pytrickle.frames import AudioFrame, VideoFrame
@@ -283,11 +283,13 @@ def test_the_readmes_local_sequence(trickle_exe, tmp_path, two_second_clip):
         pytest.fail("ffprobe is needed (apt-get install ffmpeg)")
     video = tmp_path / "video.mp4"
     run(["ffmpeg", "-v", "error", "-y", "-i", two_second_clip, "-c", "copy", video], timeout=60)
-    relay = subprocess.Popen([trickle_exe, "serve", "--host", "127.0.0.1", "--port", "0", "--autocreate"],
+    relay = subprocess.Popen([trickle_exe, "serve", "--host", "127.0.0.1", "--port", "0", "--channel", "output"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     try:
         url = relay.stdout.readline().decode().split()[-1].rstrip("/")
-        create_channel(f"{url}/output")  # the README's curl -X POST -H 'Expect-Content: video/mp2t'
+        # Without --autocreate only the channel named at start exists, as on go-livepeer's relay.
+        assert http_request("POST", f"{url}/other", headers={"Expect-Content": "video/mp2t"})[0] == 404
+        assert http_request("POST", f"{url}/other/0", data=b"x")[0] == 404
         reader = subprocess.Popen(f"'{trickle_exe}' subscribe {url}/output --start-seq 0 --timeout 20 --out - "
                                   "| ffprobe -v error -count_frames -show_entries stream=codec_type,nb_read_frames "
                                   "-of csv=p=0 -", shell=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)

@@ -105,6 +105,8 @@ class HttpServer {
   void start();
   // Closes the listener and every connection: in-flight handlers see their socket fail at once.
   void stop();
+  // Closes the listener only; connections already open are served on (until stop()).
+  void stop_accepting();
 
   std::uint16_t port() const { return port_; }
   std::size_t connection_count() const { return connections_.size(); }

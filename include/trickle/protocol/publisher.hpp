@@ -1,7 +1,8 @@
 #pragma once
 // Trickle publisher: segment n is one streaming POST to {url}/{n} (chunked body). The POST for
 // n+1 is opened as soon as n is handed out (pre-connect), so the next segment starts with no
-// connection set-up. Writes go straight to the socket: a slow relay slows the writer down.
+// connection set-up. Writes go straight to the socket: a slow relay slows the writer down. Once the
+// relay answers 404 or Lp-Trickle-Closed the channel is gone, and next() hands out inert writers.
 
 #include <chrono>
 #include <cstdint>
@@ -57,7 +58,18 @@ class TricklePublisher {
   // DELETE {url}: how the channel's owner ends the stream for every reader.
   net::awaitable<bool> delete_channel();
 
+  // For a publisher that stops while its channel goes on (`trickle publish --keep-open`): open
+  // segments are finished as by close(), but the pre-connected POST is dropped without an end, so
+  // readers are not handed an empty segment; they wait at its seq for whoever publishes next.
+  net::awaitable<void> close_leaving_channel_open();
+
+  // The owner's end of a stream: open segments are finished and answered, then DELETE {url}, then
+  // the pre-connected POST is ended. True when the DELETE was answered 200.
+  net::awaitable<bool> close_and_delete_channel();
+
   std::int64_t next_seq() const;
+  // The relay answered 404 or Lp-Trickle-Closed: the channel is gone and nothing more is posted.
+  bool channel_gone() const;
 
   struct State;
 

@@ -46,7 +46,8 @@ class RelayServer {
   // Binds (and with options.tls loads the certificate and key); errors say which failed.
   net::HttpResult<asio::ip::tcp::endpoint> listen(const std::string& host, std::uint16_t port);
   void start();
-  // Closes every channel (releasing readers and writers) and the listener.
+  // Closes the listener and every channel: waiting readers and pre-connected writers get their
+  // end-of-stream answers (within a second), then the connections close.
   void stop();
 
   // The owner's side: what go-livepeer's gateway does before handing URLs to a worker.
@@ -67,6 +68,7 @@ class RelayServer {
   Awaitable publish_segment(net::ServerRequest&, net::ServerResponse&, const Route&);
   Awaitable subscribe_segment(net::ServerRequest&, net::ServerResponse&, const Route&);
   Awaitable sweep_loop();
+  Awaitable close_connections_when_answered();
   void announce(std::string_view kind, const std::string& name);
 
   net::Executor executor_;

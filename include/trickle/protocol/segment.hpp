@@ -36,6 +36,15 @@ class Segment {
 
   bool closed() const { return closed_; }
 
+  // Its publisher ended the POST normally, even with no bytes at all. Unlike a segment closed by a
+  // DELETE or by a publisher that died, an empty one is still a segment: readers get it as a 200
+  // with an empty body (as go-livepeer's server answers), not as "not available".
+  void end_published() {
+    published_ = true;
+    close();
+  }
+  bool published() const { return published_; }
+
   // Readers waiting on or streaming this segment (a fan-out metric; tests wait on it).
   int reader_count() const { return readers_; }
   struct ReaderGuard {
@@ -55,6 +64,7 @@ class Segment {
   std::vector<SharedBytes> chunks_;
   std::size_t size_ = 0;
   bool closed_ = false;
+  bool published_ = false;
   int readers_ = 0;
   net::AsyncSignal signal_;
 };

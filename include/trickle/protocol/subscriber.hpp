@@ -1,8 +1,10 @@
 #pragma once
 // Trickle subscriber: reads a channel segment after segment, with the GET for the next segment
 // already in flight while the current one is read (pre-connect). 404 reports stream_not_found and
-// ends; 470 re-syncs at Lp-Trickle-Latest at once; other failures retry (0.5 s apart) and end with
-// max_retries_exceeded; a response carrying Lp-Trickle-Closed is the end of the stream.
+// ends; 470 re-syncs at Lp-Trickle-Latest at once (using an attempt); other failures retry (0.5 s
+// apart); max_retries attempts in a row without a segment end with max_retries_exceeded. A GET that
+// waits connect_timeout for its segment to start counts as failed, as in PyTrickle (go-livepeer's
+// subscriber re-asks for ever). A response carrying Lp-Trickle-Closed is the end of the stream.
 
 #include <chrono>
 #include <cstdint>

@@ -122,6 +122,54 @@ BOOST_AUTO_TEST_CASE(gives_up_after_max_retries) {
   });
 }
 
+// C6: a 470 re-syncs at once but uses an attempt (as in PyTrickle and go-livepeer's live-video
+// code), so a relay answering nothing else ends the subscriber, saying why.
+BOOST_AUTO_TEST_CASE(a_run_of_470s_uses_up_the_attempts_and_says_so) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    ScriptedServer server(ex);
+    for (int i = 0; i < 10; ++i) server.script.push_back({470, net::HttpHeaders{{"Lp-Trickle-Latest", "9"}}, ""});
+    std::vector<std::string> errors, messages;
+    auto options = quick();
+    options.max_retries = 4;
+    options.retry_delay = 2s;  // not used between 470s
+    protocol::TrickleSubscriber subscriber(ex, server.url("c"), options, [&](std::string_view k, std::string_view m) {
+      errors.emplace_back(k);
+      messages.emplace_back(m);
+    });
+    auto started = net::Clock::now();
+    BOOST_TEST(!(co_await subscriber.next()));
+    BOOST_TEST((net::Clock::now() - started < 1s));
+    BOOST_TEST(server.targets.size() == 4u);
+    BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+    BOOST_TEST(errors[0] == "max_retries_exceeded");
+    BOOST_TEST(messages[0].find("470") != std::string::npos, messages[0]);
+    BOOST_TEST(messages[0].find("edge is at 9") != std::string::npos, messages[0]);
+  });
+}
+
+// C8: a GET whose segment does not start within connect_timeout is a failed attempt, as in
+// PyTrickle (whose 30 s total timeout covers the wait); go-livepeer's subscriber would re-ask for
+// ever. A paused input therefore ends after max_retries such waits.
+BOOST_AUTO_TEST_CASE(a_segment_that_never_starts_uses_up_the_attempts) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    test::TestRelay relay(ex);
+    test::create_channel(relay, "paused");
+    std::vector<std::string> errors;
+    auto options = quick(0);
+    options.max_retries = 3;
+    options.connect_timeout = 150ms;
+    protocol::TrickleSubscriber subscriber(ex, relay.url("paused"), options,
+                                           [&](std::string_view k, std::string_view) { errors.emplace_back(k); });
+    auto started = net::Clock::now();
+    BOOST_TEST(!(co_await subscriber.next()));
+    BOOST_TEST((net::Clock::now() - started >= 3 * 150ms));
+    BOOST_REQUIRE_EQUAL(errors.size(), 1u);
+    BOOST_TEST(errors[0] == "max_retries_exceeded");
+  });
+}
+
 BOOST_AUTO_TEST_CASE(nothing_listening_is_max_retries_exceeded) {
   test::run_async([]() -> net::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
@@ -152,8 +200,7 @@ BOOST_AUTO_TEST_CASE(close_while_waiting_returns_promptly) {
   test::run_async([]() -> net::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     test::TestRelay relay(ex);
-    net::HttpHeaders none;
-    co_await test::request(relay.url("w"), "POST", std::move(none));
+    test::create_channel(relay, "w");
     protocol::TrickleSubscriber subscriber(ex, relay.url("w"), quick());
     test::TaskGroup group(ex);
     bool ended = false;

@@ -21,7 +21,7 @@ BOOST_AUTO_TEST_CASE(one_publisher_many_subscribers_byte_exact) {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("fan");
-    co_await create_channel(url);
+    create_channel(relay, "fan");
 
     constexpr int subscribers = 5, segments = 4;
     std::vector<Bytes> sent;
@@ -44,8 +44,10 @@ BOOST_AUTO_TEST_CASE(one_publisher_many_subscribers_byte_exact) {
       auto seq = co_await test::publish(publisher, sent[i], pieces[i]);
       BOOST_TEST(seq == i);
     }
-    co_await publisher.close();
-    BOOST_TEST(co_await publisher.delete_channel());
+    // Every reader waits on the next seq when the stream ends, so each sees the end (a reader that
+    // asked later would get 404: the channel is gone, as on go-livepeer's relay).
+    co_await until_waited_on(relay.server, "fan", segments, subscribers);
+    BOOST_TEST(co_await publisher.close_and_delete_channel());
     co_await readers.wait();
 
     for (int r = 0; r < subscribers; ++r) {
@@ -61,7 +63,7 @@ BOOST_AUTO_TEST_CASE(subscriber_joining_mid_segment_gets_the_whole_segment) {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("mid");
-    co_await create_channel(url);
+    create_channel(relay, "mid");
     protocol::TricklePublisher publisher(ex, url);
     auto data = test::random_bytes(300'000, 9);
     auto writer = co_await publisher.next();
@@ -99,7 +101,7 @@ BOOST_AUTO_TEST_CASE(subscriber_too_far_behind_resyncs_at_latest) {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("old");
-    co_await create_channel(url);
+    create_channel(relay, "old");
     protocol::TricklePublisher publisher(ex, url);
     for (int i = 0; i < 8; ++i) co_await test::publish(publisher, test::random_bytes(1000, i), 1000);
     // Seq 0 left the ring long ago: 470, then the subscriber waits at Lp-Trickle-Latest (8).
@@ -118,12 +120,12 @@ BOOST_AUTO_TEST_CASE(subscriber_too_far_behind_resyncs_at_latest) {
   });
 }
 
-BOOST_AUTO_TEST_CASE(channel_close_mid_segment_ends_readers_and_releases_the_writer) {
+BOOST_AUTO_TEST_CASE(channel_close_mid_segment_ends_readers_and_the_publisher_stops_posting) {
   test::run_async([]() -> net::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("closing");
-    co_await create_channel(url);
+    create_channel(relay, "closing");
     protocol::TricklePublisher publisher(ex, url);
     protocol::TrickleSubscriber subscriber(ex, url, fast_subscriber(0));
     auto writer = co_await publisher.next();
@@ -136,18 +138,19 @@ BOOST_AUTO_TEST_CASE(channel_close_mid_segment_ends_readers_and_releases_the_wri
     BOOST_TEST((co_await test::read_all(*segment) == part));  // what was written, then the end
     BOOST_TEST(!(co_await subscriber.next()));                // end of stream, not an error
     BOOST_TEST(!subscriber.failed());
-    // The writer's POST was answered: it learns so, and further writes are refused rather than
-    // piling up (a write may still land in the socket buffer before the answer is read).
-    bool refused = false;
-    for (int i = 0; i < 100 && !refused; ++i) {
-      refused = !(co_await writer->write(part));
-      if (!refused) co_await net::sleep_for(10ms);
-    }
-    BOOST_TEST(refused);
-    // Late readers of the closed channel see end-of-stream (200 + Lp-Trickle-Closed).
+    // As go-livepeer's server, the relay reads the segment's POST to its end and answers it with a
+    // plain 200: the publisher sees a finished segment, not an error.
+    BOOST_TEST(co_await writer->write(part));
+    BOOST_TEST(co_await writer->close());
+    // The pre-connected POST for seq 1 was released with Lp-Trickle-Closed: nothing more is posted.
+    bool gone = co_await test::eventually([&] { return publisher.channel_gone(); }, 5s);
+    BOOST_TEST(gone);
+    auto after = co_await publisher.next();
+    BOOST_TEST(after->seq() == -1);
+    BOOST_TEST(!(co_await after->write(part)));
+    // The channel is forgotten: a late reader gets 404, as on go-livepeer's relay.
     auto late = co_await test::request(url + "/0", "GET");
-    BOOST_TEST(late.head.status == 200);
-    BOOST_TEST(late.head.headers.get("Lp-Trickle-Closed").value_or("") == "terminated");
+    BOOST_TEST(late.head.status == 404);
     co_await publisher.close();
   });
 }
@@ -157,7 +160,7 @@ BOOST_AUTO_TEST_CASE(publisher_dying_mid_segment_ends_the_segment_and_the_stream
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("dying");
-    co_await create_channel(url);
+    create_channel(relay, "dying");
     protocol::TrickleSubscriber subscriber(ex, url, fast_subscriber(0));
 
     // A raw publisher that sends half a segment and vanishes.
@@ -191,20 +194,21 @@ BOOST_AUTO_TEST_CASE(relay_restart_under_a_live_subscriber) {
     auto options = fast_subscriber(0);
     options.retry_delay = 100ms;
     std::unique_ptr<protocol::TrickleSubscriber> subscriber;
+    std::unique_ptr<protocol::TricklePublisher> first_publisher;  // outlives its relay, as a crash leaves it
     {
       TestRelay first(ex);
       port = first.server.port();
-      co_await create_channel(first.url("live"));
-      protocol::TricklePublisher publisher(ex, first.url("live"));
-      co_await test::publish(publisher, test::random_bytes(1000, 1), 1000);
+      create_channel(first, "live");
+      first_publisher = std::make_unique<protocol::TricklePublisher>(ex, first.url("live"));
+      co_await test::publish(*first_publisher, test::random_bytes(1000, 1), 1000);
       subscriber = std::make_unique<protocol::TrickleSubscriber>(
           ex, first.url("live"), options, [&](std::string_view kind, std::string_view) { errors.emplace_back(kind); });
       auto segment = co_await subscriber->next();
       BOOST_REQUIRE(segment);
       co_await test::read_all(*segment);
-      co_await publisher.close();
       // The GET for seq 1 is now pre-connected; the relay goes away under it.
     }
+    first_publisher.reset();
     // A new relay on the same port, with the channel and a restarted publisher (seq 0 again):
     // the subscriber reconnects, re-syncs to the new live edge through a 470, and goes on.
     TestRelay second(ex, {}, port);
@@ -240,14 +244,14 @@ BOOST_AUTO_TEST_CASE(relay_gone_for_good_is_reported_not_hung) {
     std::unique_ptr<protocol::TrickleSubscriber> subscriber;
     {
       TestRelay relay(ex);
-      co_await create_channel(relay.url("gone"));
+      create_channel(relay, "gone");
       subscriber = std::make_unique<protocol::TrickleSubscriber>(
           ex, relay.url("gone"), options, [&](std::string_view kind, std::string_view) { errors.emplace_back(kind); });
       protocol::TricklePublisher publisher(ex, relay.url("gone"));
       co_await test::publish(publisher, test::random_bytes(100, 1), 100);
       auto segment = co_await subscriber->next();
       BOOST_REQUIRE(segment);
-      co_await publisher.close();
+      // No close(): the publisher and the relay vanish together, mid-stream.
     }
     BOOST_TEST(!(co_await subscriber->next()));
     BOOST_REQUIRE_EQUAL(errors.size(), 1u);
@@ -284,7 +288,7 @@ BOOST_AUTO_TEST_CASE(create_next_and_content_type) {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("meta");
-    co_await create_channel(url);
+    create_channel(relay, "meta");
     auto next = co_await test::request(url + "/next", "GET");
     BOOST_TEST(next.head.status == 200);
     BOOST_TEST(next.body == "0");
@@ -317,12 +321,47 @@ BOOST_AUTO_TEST_CASE(create_next_and_content_type) {
   });
 }
 
+// `trickle publish --keep-open`: the publisher stops but the channel goes on. Its pre-connected
+// POST is dropped, not ended empty, so a reader waiting on that seq gets no empty segment: it waits
+// there, and gets the segment from whoever publishes it next.
+BOOST_AUTO_TEST_CASE(a_publisher_leaving_the_channel_open_leaves_readers_waiting_for_the_next) {
+  test::run_async([]() -> net::awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    TestRelay relay(ex);
+    auto url = relay.url("handover");
+    create_channel(relay, "handover");
+    protocol::TrickleSubscriber subscriber(ex, url, fast_subscriber(0));
+    protocol::TricklePublisher first(ex, url);
+    co_await test::publish(first, test::random_bytes(500, 1), 500);
+    auto segment = co_await subscriber.next();
+    BOOST_REQUIRE(segment);
+    co_await test::read_all(*segment);
+    co_await until_waited_on(relay.server, "handover", 1);  // the subscriber's pre-connected GET
+    co_await first.close_leaving_channel_open();
+    test::TaskGroup group(ex);
+    Bytes got;
+    std::int64_t got_seq = -1;
+    group.spawn(test::read_next_segment(subscriber, got, got_seq));
+    co_await net::sleep_for(200ms);
+    BOOST_TEST(relay.server.find_channel("handover")->next_write() == 1);
+    co_await until_waited_on(relay.server, "handover", 1);  // still waiting, no empty segment
+    protocol::TricklePublisher second(ex, url, protocol::PublisherOptions{.start_seq = 1});
+    auto next = test::random_bytes(700, 2);
+    co_await test::publish(second, next, 100);
+    co_await group.wait();
+    BOOST_TEST(got_seq == 1);
+    BOOST_TEST((got == next));
+    BOOST_TEST(!subscriber.failed());
+    co_await second.close();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(delete_segment_releases_a_waiting_reader) {
   test::run_async([]() -> net::awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("ds");
-    co_await create_channel(url);
+    create_channel(relay, "ds");
     test::TaskGroup group(ex);
     int status = 0;
     std::string latest, seq;
@@ -349,7 +388,7 @@ BOOST_AUTO_TEST_CASE(deleting_a_channel_answers_its_waiting_reader_as_go_livepee
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("dc");
-    co_await create_channel(url);
+    create_channel(relay, "dc");
     test::TaskGroup group(ex);
     net::HttpResponse waited;
     group.spawn([](std::string u, net::HttpResponse& out) -> net::awaitable<void> {
@@ -373,7 +412,7 @@ BOOST_AUTO_TEST_CASE(reset_restarts_a_channel_and_releases_waiting_readers) {
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex);
     auto url = relay.url("rs");
-    co_await create_channel(url);
+    create_channel(relay, "rs");
     protocol::TricklePublisher publisher(ex, url);
     for (int i = 0; i < 3; ++i) co_await test::publish(publisher, test::random_bytes(10, i), 10);
     co_await publisher.close();
@@ -413,7 +452,7 @@ BOOST_AUTO_TEST_CASE(changes_feed_announces_channels) {
       }
     }(feed, events));
     co_await until_waited_on(relay.server, "_changes", 0);
-    co_await create_channel(relay.url("cam1"));
+    create_channel(relay, "cam1");
     co_await test::request(relay.url("cam1"), "DELETE");
     co_await group.wait();
     BOOST_REQUIRE_EQUAL(events.size(), 2u);
@@ -432,7 +471,7 @@ BOOST_AUTO_TEST_CASE(idle_channels_are_swept) {
     options.sweep_interval = 30ms;
     TestRelay relay(ex, options);
     auto url = relay.url("idle");
-    co_await create_channel(url);
+    create_channel(relay, "idle");
     BOOST_TEST(relay.server.channel_count() == 1u);
     co_await net::sleep_for(400ms);
     BOOST_TEST(relay.server.channel_count() == 0u);

@@ -92,24 +92,24 @@ inline protocol::SubscriberOptions fast_subscriber(std::int64_t start_seq) {
   return options;
 }
 
-// Waits until a reader is waiting on `seq` of `channel` (the relay pre-created it for a GET), so a
-// test can publish knowing the reader is already there, however loaded the machine is.
-inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel,
-                                            std::int64_t seq) {
+// Waits until `readers` readers wait on `seq` of `channel` (the relay pre-created it for a GET), so
+// a test can publish (or delete) knowing they are already there, however loaded the machine is.
+inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const std::string& channel, std::int64_t seq,
+                                            int readers = 1) {
   bool waited_on = co_await test::eventually(
       [&] {
         auto held = relay.find_channel(channel);
         auto segment = held ? held->find_segment(seq) : nullptr;
-        return segment && segment->reader_count() > 0;
+        return segment && segment->reader_count() >= readers;
       },
       10s);
-  BOOST_REQUIRE_MESSAGE(waited_on, "nobody waited on " << channel << "/" << seq);
+  BOOST_REQUIRE_MESSAGE(waited_on, readers << " readers did not wait on " << channel << "/" << seq);
 }
 
-inline net::awaitable<void> create_channel(const std::string& url) {
-  net::HttpHeaders headers{{"Expect-Content", "video/mp2t"}};
-  auto created = co_await test::request(url, "POST", std::move(headers));
-  BOOST_REQUIRE_EQUAL(created.head.status, 200);
+// The owner's side, as go-livepeer's gateway creates a stream's channels before handing out the
+// URLs (over HTTP a relay without autocreate refuses to create them).
+inline void create_channel(TestRelay& relay, const std::string& name) {
+  relay.server.create_channel(name, "video/mp2t");
 }
 
 }  // namespace trickle::test

@@ -44,7 +44,7 @@ BOOST_AUTO_TEST_CASE(segments_cross_an_https_relay_byte_exact) {
     TestRelay relay(ex, tls_relay());
     auto url = relay.url("secure");
     BOOST_TEST(url.starts_with("https://"));
-    co_await create_channel(url);
+    create_channel(relay, "secure");
 
     // The subscriber is there first: its GET for seq 0 waits (pre-connected) before any byte.
     std::vector<Bytes> sent;
@@ -63,8 +63,8 @@ BOOST_AUTO_TEST_CASE(segments_cross_an_https_relay_byte_exact) {
     protocol::TricklePublisher publisher(ex, url, options);
     std::size_t pieces[] = {1, 1300, 16 * 1024 + 1, 65536};
     for (std::size_t i = 0; i < sent.size(); ++i) co_await test::publish(publisher, sent[i], pieces[i]);
-    co_await publisher.close();
-    BOOST_TEST(co_await publisher.delete_channel());  // over TLS too: the reader sees the end
+    co_await until_waited_on(relay.server, "secure", std::int64_t(sent.size()));
+    BOOST_TEST(co_await publisher.close_and_delete_channel());  // over TLS too: the reader sees the end
     co_await reader.wait();
     BOOST_REQUIRE_EQUAL(received.size(), sent.size());
     for (std::size_t i = 0; i < sent.size(); ++i) BOOST_TEST((received[std::int64_t(i)] == sent[i]), "segment " << i);
@@ -86,7 +86,7 @@ BOOST_AUTO_TEST_CASE(not_found_not_available_and_closed_over_tls) {
 
     // 470: a reader far behind joins at Lp-Trickle-Latest.
     auto url = relay.url("old");
-    co_await create_channel(url);
+    create_channel(relay, "old");
     protocol::TricklePublisher publisher(ex, url);
     for (int i = 0; i < 7; ++i) co_await test::publish(publisher, test::random_bytes(900, i), 300);
     protocol::TrickleSubscriber behind(ex, url, fast_subscriber(0));
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(checks_on_refuse_the_self_signed_relay_and_accept_its_bundl
     auto ex = co_await asio::this_coro::executor;
     TestRelay relay(ex, tls_relay());
     auto url = relay.url("checked");
-    co_await create_channel(url);
+    create_channel(relay, "checked");
 
     auto checked = fast_subscriber(0);
     checked.max_retries = 2;
