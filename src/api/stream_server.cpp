@@ -26,7 +26,8 @@ StreamServer::StreamServer(const ProcessorFactory& make_processor, StreamServerO
 void StreamServer::make_http_server() {
   http_ = std::make_unique<net::HttpServer>(
       io_.get_executor(),
-      [this](net::ServerRequest& request, net::ServerResponse& response) { return serve(request, response); });
+      [this](net::ServerRequest& request, net::ServerResponse& response) { return serve(request, response); },
+      options_.http_limits);
 }
 
 StreamServer::~StreamServer() {

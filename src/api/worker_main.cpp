@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "trickle/api/stream_server.hpp"
+#include "trickle/util/connection_limit_flags.hpp"
 #include "trickle/util/tls_client_flags.hpp"
 
 namespace trickle::api {
@@ -39,6 +40,7 @@ int serve(int argc, char** argv, const ProcessorFactory& make_processor, bool on
       ->check(CLI::Range(1, 256))
       ->capture_default_str();
   util::add_tls_client_flags(app, options.api.stream_defaults.tls);
+  util::add_connection_limit_flags(app, options.http_limits);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "trickle/protocol/relay_server.hpp"
+#include "trickle/util/connection_limit_flags.hpp"
 
 namespace trickle::cli {
 
@@ -19,6 +20,7 @@ struct ServeArgs {
   double idle_timeout_s = 300;
   bool changes = false;
   std::string tls_cert, tls_key;
+  net::HttpLimits limits;
 };
 
 int run_serve(const ServeArgs& args) {
@@ -27,6 +29,7 @@ int run_serve(const ServeArgs& args) {
   options.base_path = args.base_path;
   options.autocreate = args.autocreate;
   options.changes_feed = args.changes;
+  options.limits = args.limits;
   options.idle_timeout = std::chrono::milliseconds(static_cast<long long>(args.idle_timeout_s * 1000));
   options.sweep_interval = std::min<std::chrono::milliseconds>(std::chrono::minutes(1), options.idle_timeout);
   if (!args.tls_cert.empty()) options.tls = net::TlsServerOptions{args.tls_cert, args.tls_key};
@@ -75,6 +78,7 @@ void add_serve_command(CLI::App& app, int& exit_code) {
   cmd->add_option("--idle-timeout", args->idle_timeout_s, "Seconds without a new segment before a channel closes")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
+  util::add_connection_limit_flags(*cmd, args->limits);
   cmd->add_flag("--changes", args->changes, "Publish channel additions/removals as JSON on the _changes channel");
   auto* cert = cmd->add_option("--tls-cert", args->tls_cert, "Serve https://: PEM certificate (chain) file")
                    ->check(CLI::ExistingFile);

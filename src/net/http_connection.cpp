@@ -1,5 +1,6 @@
 #include "trickle/net/http_connection.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 #include <fmt/format.h>
@@ -10,7 +11,7 @@ HttpConnection::HttpConnection(Transport transport, HttpParser::Kind kind, const
     : transport_(std::move(transport)),
       limits_(limits),
       parser_(kind, limits),
-      buffer_(limits.read_buffer_bytes),
+      buffer_(std::min(initial_read_buffer_bytes, limits.read_buffer_bytes)),
       read_watchdog_(executor(), [this] { close(); }),
       write_watchdog_(executor(), [this] { close(); }) {
   std::error_code ignored;
@@ -31,22 +32,43 @@ HttpError HttpConnection::socket_error(const std::error_code& ec, const Watchdog
   return {HttpErrc::io, ec.message()};
 }
 
+// The buffer starts small and doubles (up to limits.read_buffer_bytes) only while reads fill it,
+// so a quiet or slow peer (half a head, a trickle of body) costs a few KiB, and a fast stream
+// soon reads in large pieces.
 awaitable<HttpResult<void>> HttpConnection::fill(Clock::duration timeout) {
   if (begin_ == end_) begin_ = end_ = 0;
-  if (end_ == buffer_.size()) {
+  if (end_ == buffer_.size() && begin_ > 0) {
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
     end_ -= begin_;
     begin_ = 0;
   }
+  if (end_ == buffer_.size()) grow_buffer();
   read_watchdog_.expires_after(timeout);
-  auto [ec, n] = co_await transport_.read_some(asio::buffer(buffer_.data() + end_, buffer_.size() - end_));
+  const std::size_t room = buffer_.size() - end_;
+  auto [ec, n] = co_await transport_.read_some(asio::buffer(buffer_.data() + end_, room));
   read_watchdog_.disarm();
   if (ec) co_return tl::unexpected(socket_error(ec, read_watchdog_));
   end_ += n;
+  if (n == room) grow_buffer();  // the peer had more: read more at once next time
   co_return HttpResult<void>{};
 }
 
+void HttpConnection::grow_buffer() {
+  if (buffer_.size() < limits_.read_buffer_bytes)
+    buffer_.resize(std::min(buffer_.size() * 2, limits_.read_buffer_bytes));
+}
+
+// Between messages nothing is buffered: a buffer grown for a fast body is given back, so a
+// connection that then idles (keep-alive, or a new head that never completes) costs little.
+void HttpConnection::shrink_buffer_if_drained() {
+  const std::size_t initial = std::min(initial_read_buffer_bytes, limits_.read_buffer_bytes);
+  if (begin_ != end_ || buffer_.size() <= initial) return;
+  std::vector<char>(initial).swap(buffer_);
+  begin_ = end_ = 0;
+}
+
 awaitable<HttpResult<void>> HttpConnection::read_head(Clock::duration timeout) {
+  shrink_buffer_if_drained();
   auto deadline = deadline_after(timeout);
   bool got_bytes = begin_ != end_;
   for (;;) {

@@ -1,5 +1,7 @@
 #include "trickle/net/http_server.hpp"
 
+#include <array>
+
 #include "trickle/net/spawn.hpp"
 
 #include <fmt/format.h>
@@ -220,6 +222,31 @@ void HttpServer::stop_accepting() {
   acceptor_.close(ignored);
 }
 
+// Counts a session, in total and by its peer's address, from the accept until the session ends.
+class HttpServer::ClientSlot {
+ public:
+  ClientSlot(HttpServer& server, asio::ip::address client) : server_(&server), client_(client), alive_(server.alive_) {
+    ++server_->accepted_;
+    ++server_->per_client_[client_];
+  }
+  ClientSlot(ClientSlot&& other) noexcept
+      : server_(std::exchange(other.server_, nullptr)), client_(other.client_), alive_(std::move(other.alive_)) {}
+  ClientSlot(const ClientSlot&) = delete;
+  ClientSlot& operator=(const ClientSlot&) = delete;
+  ClientSlot& operator=(ClientSlot&&) = delete;
+  ~ClientSlot() {
+    if (!server_ || !*alive_) return;
+    --server_->accepted_;
+    auto it = server_->per_client_.find(client_);
+    if (it != server_->per_client_.end() && --it->second == 0) server_->per_client_.erase(it);
+  }
+
+ private:
+  HttpServer* server_;
+  asio::ip::address client_;
+  std::shared_ptr<bool> alive_;
+};
+
 awaitable<void> HttpServer::accept_loop() {
   auto alive = alive_;
   while (*alive && !stopping_) {
@@ -232,8 +259,57 @@ awaitable<void> HttpServer::accept_loop() {
       co_await sleep_for(std::chrono::milliseconds(50));
       continue;
     }
-    spawn(executor_, session(std::move(socket)), "http session");
+    std::error_code peer_error;
+    auto peer = socket.remote_endpoint(peer_error);
+    if (peer_error) continue;  // already gone
+    if (over_connection_limits(peer.address())) {
+      ++refused_;
+      spawn(executor_, refuse(std::move(socket)), "refusing a connection");
+      continue;
+    }
+    spawn(executor_, session(std::move(socket), ClientSlot(*this, peer.address())), "http session");
   }
+}
+
+bool HttpServer::over_connection_limits(const asio::ip::address& client) const {
+  if (limits_.max_connections && accepted_ >= limits_.max_connections) return true;
+  if (!limits_.max_connections_per_client) return false;
+  auto it = per_client_.find(client);
+  return it != per_client_.end() && it->second >= limits_.max_connections_per_client;
+}
+
+// Past a connection limit: a plain 503 (over TLS the connection is closed without one, since the
+// handshake would cost what the limit saves), then a short linger so the answer is not lost to a
+// reset over the request still unread.
+awaitable<void> HttpServer::refuse(asio::ip::tcp::socket socket) {
+  if (refused_ == 1 || refused_ % 1000 == 0)  // a flood must not flood the log too
+    spdlog::warn("connection from {} refused ({} so far): {} open, at most {} in all and {} per client",
+                 endpoint_text(socket), refused_, accepted_, limits_.max_connections,
+                 limits_.max_connections_per_client);
+  if (!tls_) {
+    constexpr std::string_view body = "Too many connections\n";
+    auto answer = fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n"
+        "Connection: close\r\n\r\n{}",
+        body.size(), body);
+    co_await asio::async_write(socket, asio::buffer(answer), use_nothrow);
+    std::error_code ignored;
+    socket.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+    asio::steady_timer deadline(socket.get_executor(), std::chrono::seconds(1));
+    deadline.async_wait([&socket](std::error_code ec) {
+      std::error_code ignored_too;
+      if (!ec) socket.close(ignored_too);
+    });
+    std::array<char, 4096> sink{};
+    for (std::size_t drained = 0; drained < 64 * 1024;) {
+      auto [ec, n] = co_await socket.async_read_some(asio::buffer(sink), use_nothrow);
+      if (ec) break;
+      drained += n;
+    }
+    deadline.cancel();
+  }
+  std::error_code ignored;
+  socket.close(ignored);
 }
 
 // An early answer (a 404 to a streaming POST, say) must reach a client that is still sending its
@@ -296,7 +372,7 @@ class HttpServer::Registration {
   std::shared_ptr<bool> alive_;
 };
 
-awaitable<void> HttpServer::session(asio::ip::tcp::socket socket) {
+awaitable<void> HttpServer::session(asio::ip::tcp::socket socket, ClientSlot slot) {
   auto alive = alive_;
   Transport transport = tls_ ? Transport(std::move(socket), tls_) : Transport(std::move(socket));
   auto connection = std::make_unique<HttpConnection>(std::move(transport), HttpParser::Kind::request, limits_);

@@ -276,6 +276,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   auto segment = channel->open_for_write(seq, request.headers().contains(header_reset));
 
   bool wrote_any = false, failed = false, released = false;
+  auto last_byte_at = net::Clock::now();
   int failure_status = 500;  // "error reading a POST body", unless the parser knows better
   for (;;) {
     // Wait for body bytes, but also for the segment being closed under us (DELETE, channel
@@ -285,7 +286,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
     // with a plain 200 at its end, and its publisher would count anything else as a lost segment.
     std::variant<net::HttpResult<net::BodyPiece>, bool> outcome;
     if (wrote_any && segment->closed() && !stopped_) {
-      auto rest = co_await request.read_body();
+      auto rest = co_await request.read_body(options_.stalled_body_timeout);
       outcome.emplace<0>(std::move(rest));
     } else {
       outcome = co_await (request.read_body() || segment->signal().wait_for(options_.post_keepalive));
@@ -297,6 +298,13 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
         break;
       }
       if (segment->closed()) continue;  // read on to the end of the body
+      if (wrote_any && net::Clock::now() - last_byte_at >= options_.stalled_body_timeout) {
+        spdlog::info("POST {}/{}: no byte for {} s, cut off", route.channel, seq,
+                     std::chrono::duration_cast<std::chrono::seconds>(options_.stalled_body_timeout).count());
+        failure_status = 408;
+        failed = true;
+        break;
+      }
       if (!wrote_any) {
         auto kept_alive = co_await response.send_interim(100);
         if (!kept_alive) {
@@ -309,7 +317,8 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
     auto& piece = std::get<0>(outcome);
     if (!piece) {
       spdlog::debug("POST {}/{}: {}", route.channel, seq, piece.error().message);
-      if (int status = piece.error().status()) failure_status = status;  // 400 malformed, 413 too large
+      if (int status = piece.error().status()) failure_status = status;        // 400 malformed, 413 too large
+      if (piece.error().code == net::HttpErrc::timeout) failure_status = 408;  // stalled while drained
       failed = true;
       break;
     }
@@ -318,6 +327,7 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
       wrote_any = true;
       channel->mark_written(seq);
     }
+    last_byte_at = net::Clock::now();
     segment->append(std::make_shared<const Bytes>(std::move(**piece)));
   }
   // A pre-connected POST ended empty (or released before its first byte) still moves readers

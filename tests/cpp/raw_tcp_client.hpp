@@ -20,11 +20,14 @@ class RawTcpClient {
   explicit RawTcpClient(net::Executor executor) : socket_(std::move(executor)) {}
 
   // `receive_buffer` shrinks SO_RCVBUF before connecting (it fixes the TCP window), which makes
-  // a client that never reads stall the sender after a few KiB instead of a few MiB.
-  net::awaitable<bool> connect(std::uint16_t port, std::optional<int> receive_buffer = std::nullopt) {
+  // a client that never reads stall the sender after a few KiB instead of a few MiB. `from` is the
+  // local address (any of 127.0.0.0/8 works on loopback): to look like another client.
+  net::awaitable<bool> connect(std::uint16_t port, std::optional<int> receive_buffer = std::nullopt,
+                               std::string_view from = "127.0.0.1") {
     asio::ip::tcp::endpoint endpoint(asio::ip::make_address("127.0.0.1"), port);
     std::error_code ec;
     socket_.open(endpoint.protocol(), ec);
+    if (!ec) socket_.bind(asio::ip::tcp::endpoint(asio::ip::make_address(std::string(from)), 0), ec);
     if (!ec && receive_buffer) socket_.set_option(asio::socket_base::receive_buffer_size(*receive_buffer), ec);
     if (ec) co_return false;
     auto [connect_ec] = co_await socket_.async_connect(endpoint, net::use_nothrow);

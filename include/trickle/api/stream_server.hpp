@@ -17,6 +17,7 @@ struct StreamServerOptions {
   std::uint16_t port = 8000;
   StreamApiOptions api;
   std::size_t max_body_bytes = 1024 * 1024;  // aiohttp's default client_max_size
+  net::HttpLimits http_limits;               // connection caps, timeouts (the REST server's)
 };
 
 class StreamServer {

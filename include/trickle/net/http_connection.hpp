@@ -1,7 +1,7 @@
 #pragma once
-// One HTTP/1.1 connection: a transport (TCP, plain or TLS), a read buffer of bounded size, the
-// parser, and deadlines. Server and client both use it; only the parser kind differs. Reads pull bytes from the socket
-// only when the caller asks for the next piece, so a slow consumer slows the peer down (TCP
+// One HTTP/1.1 connection: a transport (TCP, plain or TLS), a read buffer that grows on demand up to
+// a bound, the parser, and deadlines. Server and client both use it; only the parser kind differs. Reads pull bytes
+// from the socket only when the caller asks for the next piece, so a slow consumer slows the peer down (TCP
 // back-pressure) instead of growing a buffer.
 
 #include <cstdint>
@@ -44,6 +44,7 @@ class HttpConnection {
   HttpParser& parser() { return parser_; }
   const HttpParser& parser() const { return parser_; }
   const HttpLimits& limits() const { return limits_; }
+  std::size_t read_buffer_size() const { return buffer_.size(); }  // grows on demand, see fill()
   bool body_done() const { return parser_.message_done(); }
   void next_message() { parser_.next_message(); }
 
@@ -56,7 +57,10 @@ class HttpConnection {
   Executor executor() { return transport_.socket().get_executor(); }
 
  private:
+  static constexpr std::size_t initial_read_buffer_bytes = 4 * 1024;
   awaitable<HttpResult<void>> fill(Clock::duration timeout);
+  void grow_buffer();
+  void shrink_buffer_if_drained();
   HttpError socket_error(const std::error_code& ec, const Watchdog& watchdog) const;
 
   Transport transport_;

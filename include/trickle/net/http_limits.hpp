@@ -14,7 +14,9 @@ struct HttpLimits {
   std::chrono::milliseconds header_timeout = 10s;     // first byte → complete head
   std::chrono::milliseconds idle_timeout = 60s;       // keep-alive connection waiting for a request
   std::chrono::milliseconds write_timeout = 30s;      // one write to a peer that stopped reading
-  std::size_t read_buffer_bytes = 64 * 1024;          // per connection; bounds what one read pulls in
+  std::size_t read_buffer_bytes = 64 * 1024;          // per connection: the most one read pulls in (grown to on demand)
+  std::size_t max_connections = 8192;                 // server: open connections; beyond, 503 and close
+  std::size_t max_connections_per_client = 1024;      // server: open connections from one address
 };
 
 }  // namespace trickle::net

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <span>
 #include <string>
@@ -110,12 +111,17 @@ class HttpServer {
 
   std::uint16_t port() const { return port_; }
   std::size_t connection_count() const { return connections_.size(); }
+  // Connections refused by limits.max_connections / max_connections_per_client (503 and close).
+  std::size_t refused_count() const { return refused_; }
   const HttpLimits& limits() const { return limits_; }
 
  private:
   awaitable<void> accept_loop();
   class Registration;
-  awaitable<void> session(asio::ip::tcp::socket socket);
+  class ClientSlot;
+  awaitable<void> session(asio::ip::tcp::socket socket, ClientSlot slot);
+  bool over_connection_limits(const asio::ip::address& client) const;
+  awaitable<void> refuse(asio::ip::tcp::socket socket);
   awaitable<bool> accept_tls(HttpConnection& connection);
 
   Executor executor_;
@@ -126,6 +132,9 @@ class HttpServer {
   std::uint16_t port_ = 0;
   bool stopping_ = false;
   std::unordered_set<HttpConnection*> connections_;
+  std::size_t accepted_ = 0;                             // sessions not yet ended
+  std::map<asio::ip::address, std::size_t> per_client_;  // the same, by the peer's address
+  std::size_t refused_ = 0;
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 

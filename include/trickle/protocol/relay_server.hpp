@@ -25,7 +25,10 @@ struct RelayOptions {
   std::chrono::milliseconds idle_timeout = 5min;  // channels with no new segment for this long close
   std::chrono::milliseconds sweep_interval = 1min;
   std::chrono::milliseconds post_keepalive = 10s;  // idle pre-connected POST gets a 100 this often
-  bool changes_feed = false;                       // publish {"added"/"removed"} on channel `_changes`
+  // A POST that sent part of a segment and then nothing for this long is cut off (its readers get
+  // the end of the segment): a dead publisher must not hold a segment, or a connection, for ever.
+  std::chrono::milliseconds stalled_body_timeout = 30s;
+  bool changes_feed = false;  // publish {"added"/"removed"} on channel `_changes`
   net::HttpLimits limits;
   std::optional<net::TlsServerOptions> tls;  // serve https:// (as go-livepeer's relay does)
 };

@@ -422,6 +422,42 @@ BOOST_AUTO_TEST_CASE(body_cut_mid_chunk_ends_the_segment_and_the_next_post_works
   });
 }
 
+// A publisher that sends part of a segment and then nothing (it died without closing, or it is
+// hostile) is cut off after stalled_body_timeout: its readers get what came and the end of the
+// segment, and the connection is closed. Before its first byte a POST may wait (pre-connected).
+BOOST_AUTO_TEST_CASE(a_publisher_that_stalls_mid_segment_is_cut_off) {
+  test::run_async([]() -> awaitable<void> {
+    auto ex = co_await asio::this_coro::executor;
+    auto options = hostile_options();
+    options.post_keepalive = 50ms;
+    options.stalled_body_timeout = 300ms;
+    HostileRelay relay(ex, options);
+    relay.server.create_channel("stall");
+    auto subscriber = co_await connect(relay);
+    HttpHeaders headers;
+    BOOST_REQUIRE(co_await subscriber->send_head("GET", "/stall/0", std::move(headers)));
+    auto publisher = co_await relay.send_raw(
+        "POST /stall/0 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n");
+    auto started = net::Clock::now();
+    auto head = co_await subscriber->read_response_head(5s);
+    BOOST_REQUIRE_MESSAGE(head, error_of(head));
+    BOOST_REQUIRE_EQUAL(head->status, 200);
+    auto got = co_await read_body(*subscriber);
+    auto waited = net::Clock::now() - started;
+    BOOST_TEST(std::string(got.begin(), got.end()) == "hello");
+    BOOST_TEST((waited >= 250ms && waited < 3s));
+    BOOST_TEST(co_await publisher->read_until_closed(3s));
+    BOOST_TEST(publisher->status() == 408);
+    // A pre-connected POST with no byte yet is not a stall: it is kept (with interim 100s).
+    auto waiting = co_await relay.send_raw("POST /stall/1 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n");
+    co_await net::sleep_for(600ms);
+    BOOST_TEST(!waiting->closed());
+    BOOST_TEST(co_await waiting->send("3\r\nabc\r\n0\r\n\r\n"));
+    BOOST_TEST(co_await waiting->read_until("HTTP/1.1 200", 3s));
+    co_await relay.stop();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(idle_preconnected_post_is_answered_at_once_when_its_segment_is_deleted) {
   test::run_async([]() -> awaitable<void> {
     auto ex = co_await asio::this_coro::executor;
