@@ -1,6 +1,5 @@
 #include "trickle/protocol/relay_server.hpp"
 
-#include <charconv>
 #include <variant>
 
 #include <fmt/format.h>
@@ -14,29 +13,6 @@ namespace trickle::protocol {
 using net::awaitable;
 using net::HttpHeaders;
 using namespace asio::experimental::awaitable_operators;
-
-struct RelayServer::Route {
-  enum class Kind { channel, segment, next } kind;
-  std::string channel;
-  std::int64_t seq = 0;
-  bool seq_valid = false;
-};
-
-static std::string normalise_base(std::string base) {
-  if (base.empty() || base.front() != '/') base.insert(base.begin(), '/');
-  if (base.back() != '/') base.push_back('/');
-  return base;
-}
-
-static std::optional<std::int64_t> parse_seq(std::string_view text) {
-  std::int64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) return std::nullopt;
-  return value;
-}
-
-// "/base/chan", "/base/chan/12", "/base/chan/next"; anything else is not ours.
-static std::optional<RelayServer::Route> parse_route(std::string_view path, std::string_view base);
 
 // (GCC 12 miscompiles braced header lists written inside co_await expressions, so every response's
 // headers are built by these plain functions first.)
@@ -78,7 +54,7 @@ RelayServer::RelayServer(net::Executor executor, RelayOptions options)
           executor, [this](net::ServerRequest& rq, net::ServerResponse& rs) { return handle(rq, rs); },
           options_.limits),
       stop_signal_(executor) {
-  options_.base_path = normalise_base(options_.base_path);
+  options_.base_path = normalise_base_path(options_.base_path);
   if (options_.changes_feed) {
     changes_ = std::make_shared<Channel>(executor_, std::string(changes_channel), "application/json");
     channels_.emplace(std::string(changes_channel), changes_);
@@ -168,35 +144,14 @@ void RelayServer::announce(std::string_view kind, const std::string& name) {
   segment->close();
 }
 
-static std::optional<RelayServer::Route> parse_route(std::string_view path, std::string_view base) {
-  if (path.substr(0, base.size()) != base) return std::nullopt;
-  std::string_view rest = path.substr(base.size());
-  auto slash = rest.find('/');
-  RelayServer::Route route{RelayServer::Route::Kind::channel, std::string(rest.substr(0, slash))};
-  if (route.channel.empty()) return std::nullopt;
-  if (slash == std::string_view::npos) return route;
-  std::string_view tail = rest.substr(slash + 1);
-  if (tail.find('/') != std::string_view::npos) return std::nullopt;
-  if (tail == "next") {
-    route.kind = RelayServer::Route::Kind::next;
-    return route;
-  }
-  route.kind = RelayServer::Route::Kind::segment;
-  if (auto seq = parse_seq(tail)) {
-    route.seq = *seq;
-    route.seq_valid = true;
-  }
-  return route;
-}
-
 awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResponse& response) {
-  auto route = parse_route(request.path(), options_.base_path);
+  auto route = parse_relay_route(request.path(), options_.base_path);
   auto method = request.method();
   if (!route) {
     co_await response.send(404, text_headers(), "Not found\n");
     co_return;
   }
-  using Kind = Route::Kind;
+  using Kind = RelayRoute::Kind;
   if (route->kind == Kind::segment && !route->seq_valid &&
       (method == "GET" || method == "POST" || method == "DELETE")) {
     co_await response.send(400, text_headers(), "Invalid idx\n");
@@ -252,7 +207,7 @@ awaitable<void> RelayServer::handle(net::ServerRequest& request, net::ServerResp
 }
 
 awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::ServerResponse& response,
-                                             const Route& route) {
+                                             const RelayRoute& route) {
   auto alive = alive_;
   if (route.channel == changes_channel) {
     co_await response.send(400, text_headers(), "Reserved channel\n");
@@ -356,7 +311,8 @@ awaitable<void> RelayServer::publish_segment(net::ServerRequest& request, net::S
   co_await response.send(200, std::move(headers), "");
 }
 
-awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerResponse& response, const Route& route) {
+awaitable<void> RelayServer::subscribe_segment(net::ServerRequest&, net::ServerResponse& response,
+                                               const RelayRoute& route) {
   auto alive = alive_;
   auto channel = find_channel(route.channel);
   if (!channel) {

@@ -14,6 +14,7 @@
 
 #include "trickle/net/http_server.hpp"
 #include "trickle/protocol/channel.hpp"
+#include "trickle/protocol/relay_route.hpp"
 
 namespace trickle::protocol {
 
@@ -63,13 +64,12 @@ class RelayServer {
   net::HttpServer& http() { return http_; }
 
   // A parsed request path (public so the route parser, a free function, can build one).
-  struct Route;
 
  private:
   using Awaitable = net::awaitable<void>;
   Awaitable handle(net::ServerRequest& request, net::ServerResponse& response);
-  Awaitable publish_segment(net::ServerRequest&, net::ServerResponse&, const Route&);
-  Awaitable subscribe_segment(net::ServerRequest&, net::ServerResponse&, const Route&);
+  Awaitable publish_segment(net::ServerRequest&, net::ServerResponse&, const RelayRoute&);
+  Awaitable subscribe_segment(net::ServerRequest&, net::ServerResponse&, const RelayRoute&);
   Awaitable sweep_loop();
   Awaitable close_connections_when_answered();
   void announce(std::string_view kind, const std::string& name);

@@ -375,6 +375,22 @@ BOOST_AUTO_TEST_CASE(s34_stopping_the_relay_ends_waiting_readers) {
   });
 }
 
+// S2: a seq is read as go-livepeer's strconv.Atoi reads it: "+2" is 2, "+-2" and "2x" are 400.
+BOOST_AUTO_TEST_CASE(s2_seqs_are_read_as_go_reads_them) {
+  BOOST_TEST(protocol::parse_seq("+2").value_or(-99) == 2);
+  BOOST_TEST(protocol::parse_seq("-2").value_or(-99) == -2);
+  BOOST_TEST(protocol::parse_seq("007").value_or(-99) == 7);
+  for (std::string_view bad : {"", "+", "-", "+-2", "++2", "2x", " 2", "0x10", "1.5", "99999999999999999999"})
+    BOOST_TEST(!protocol::parse_seq(bad), bad);
+  auto route = protocol::parse_relay_route("/live/cam/+3", protocol::normalise_base_path("live"));
+  BOOST_REQUIRE(route);
+  BOOST_TEST(route->channel == "cam");
+  BOOST_TEST((route->kind == protocol::RelayRoute::Kind::segment && route->seq_valid && route->seq == 3));
+  BOOST_TEST(!protocol::parse_relay_route("/other/cam/3", "/live/"));
+  BOOST_TEST(!protocol::parse_relay_route("/live/cam/3/4", "/live/"));
+  BOOST_TEST(!protocol::parse_relay_route("/live//3", "/live/"));
+}
+
 // S3: negative seqs the reference does not handle (it panics and drops the connection) get an
 // answer here: GET -3 is 470, POST -2 and a DELETE of -1 are 400.
 BOOST_AUTO_TEST_CASE(s3_other_negative_seqs_are_answered) {
