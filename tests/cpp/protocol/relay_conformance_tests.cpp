@@ -85,9 +85,7 @@ BOOST_AUTO_TEST_CASE(s11_a_segment_posted_empty_is_a_200_with_no_body) {
     create_channel(relay, "empty");
     test::TaskGroup group(ex);
     net::HttpResponse waited;
-    group.spawn([](std::string u, net::HttpResponse& out) -> net::awaitable<void> {
-      out = co_await test::request(u + "/0", "GET");
-    }(url, waited));
+    test::spawn_get(group, url + "/0", waited);
     co_await until_waited_on(relay.server, "empty", 0);
     auto posted = co_await test::request(url + "/0", "POST", {}, "");
     BOOST_TEST(posted.head.status == 200);
@@ -102,14 +100,12 @@ BOOST_AUTO_TEST_CASE(s11_a_segment_posted_empty_is_a_200_with_no_body) {
     BOOST_TEST(later.body.empty());
     // S12 stays: a segment closed by a DELETE before any byte is "not available".
     test::TaskGroup second(ex);
-    int status = 0;
-    second.spawn([](std::string u, int& s) -> net::awaitable<void> {
-      s = (co_await test::request(u + "/1", "GET")).head.status;
-    }(url, status));
+    net::HttpResponse released;
+    test::spawn_get(second, url + "/1", released);
     co_await until_waited_on(relay.server, "empty", 1);
     BOOST_TEST((co_await test::request(url + "/1", "DELETE")).head.status == 200);
     co_await second.wait();
-    BOOST_TEST(status == 470);
+    BOOST_TEST(released.head.status == 470);
   });
 }
 
@@ -221,9 +217,7 @@ BOOST_AUTO_TEST_CASE(p7_closing_with_delete_gives_waiting_readers_the_end_direct
     co_await test::publish(publisher, test::random_bytes(1000, 1), 500);
     test::TaskGroup group(ex);
     net::HttpResponse waited;
-    group.spawn([](std::string u, net::HttpResponse& out) -> net::awaitable<void> {
-      out = co_await test::request(u + "/1", "GET");
-    }(url, waited));
+    test::spawn_get(group, url + "/1", waited);
     co_await until_waited_on(relay.server, "owner", 1);
     BOOST_TEST(co_await publisher.close_and_delete_channel());
     co_await group.wait();

@@ -363,21 +363,15 @@ BOOST_AUTO_TEST_CASE(delete_segment_releases_a_waiting_reader) {
     auto url = relay.url("ds");
     create_channel(relay, "ds");
     test::TaskGroup group(ex);
-    int status = 0;
-    std::string latest, seq;
-    group.spawn([](std::string u, int& s, std::string& l, std::string& q) -> net::awaitable<void> {
-      auto waited = co_await test::request(u + "/0", "GET");  // pre-created, waits
-      s = waited.head.status;
-      l = std::string(waited.head.headers.get("Lp-Trickle-Latest").value_or(""));
-      q = std::string(waited.head.headers.get("Lp-Trickle-Seq").value_or(""));
-    }(url, status, latest, seq));
+    net::HttpResponse waited;
+    test::spawn_get(group, url + "/0", waited);  // pre-created, waits
     co_await until_waited_on(relay.server, "ds", 0);
     auto deleted = co_await test::request(url + "/0", "DELETE");
     BOOST_TEST(deleted.head.status == 200);
     co_await group.wait();
-    BOOST_TEST(status == 470);
-    BOOST_TEST(latest == "1");
-    BOOST_TEST(seq == "0");
+    BOOST_TEST(waited.head.status == 470);
+    BOOST_TEST(waited.head.headers.get("Lp-Trickle-Latest").value_or("") == "1");
+    BOOST_TEST(waited.head.headers.get("Lp-Trickle-Seq").value_or("") == "0");
     auto unknown = co_await test::request(url + "/42", "DELETE");
     BOOST_TEST(unknown.head.status == 400);
   });
@@ -391,9 +385,7 @@ BOOST_AUTO_TEST_CASE(deleting_a_channel_answers_its_waiting_reader_as_go_livepee
     create_channel(relay, "dc");
     test::TaskGroup group(ex);
     net::HttpResponse waited;
-    group.spawn([](std::string u, net::HttpResponse& out) -> net::awaitable<void> {
-      out = co_await test::request(u + "/0", "GET");  // pre-created, waits
-    }(url, waited));
+    test::spawn_get(group, url + "/0", waited);  // pre-created, waits
     co_await until_waited_on(relay.server, "dc", 0);
     auto deleted = co_await test::request(url, "DELETE");
     BOOST_TEST(deleted.head.status == 200);
@@ -417,16 +409,14 @@ BOOST_AUTO_TEST_CASE(reset_restarts_a_channel_and_releases_waiting_readers) {
     for (int i = 0; i < 3; ++i) co_await test::publish(publisher, test::random_bytes(10, i), 10);
     co_await publisher.close();
     test::TaskGroup group(ex);
-    int status = 0;
-    group.spawn([](std::string u, int& s) -> net::awaitable<void> {
-      s = (co_await test::request(u + "/-1", "GET")).head.status;  // waits on seq 4
-    }(url, status));
+    net::HttpResponse waited;
+    test::spawn_get(group, url + "/-1", waited);  // waits on seq 4
     co_await until_waited_on(relay.server, "rs", 4);
     net::HttpHeaders reset{{"Lp-Trickle-Reset", "1"}};
     auto restarted = co_await test::request(url + "/0", "POST", std::move(reset), "again");
     BOOST_TEST(restarted.head.status == 200);
     co_await group.wait();
-    BOOST_TEST(status == 470);
+    BOOST_TEST(waited.head.status == 470);
     auto next = co_await test::request(url + "/next", "GET");
     BOOST_TEST(next.body == "1");
     auto fresh = co_await test::request(url + "/0", "GET");

@@ -106,6 +106,13 @@ inline net::awaitable<void> until_waited_on(protocol::RelayServer& relay, const 
   BOOST_REQUIRE_MESSAGE(waited_on, readers << " readers did not wait on " << channel << "/" << seq);
 }
 
+// A GET started in `group` that may wait (on a pre-created segment, say); `out` holds its answer
+// once the group has been waited for.
+inline void spawn_get(TaskGroup& group, std::string url, net::HttpResponse& out) {
+  group.spawn([](std::string u, net::HttpResponse& o) -> net::awaitable<void> { o = co_await request(u, "GET"); }(
+                                                          std::move(url), out));
+}
+
 // The owner's side, as go-livepeer's gateway creates a stream's channels before handing out the
 // URLs (over HTTP a relay without autocreate refuses to create them).
 inline void create_channel(TestRelay& relay, const std::string& name) {
