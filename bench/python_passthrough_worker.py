@@ -26,11 +26,14 @@ class Passthrough(FrameProcessor):
     def __init__(self, cuda_round_trip: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.cuda_round_trip = cuda_round_trip
+        self.raising = False  # bench/soak.py's processor fault: params {"soak_raise": true}
 
     async def load_model(self, **kwargs):
         pass
 
     async def process_video_async(self, frame):
+        if self.raising:
+            raise RuntimeError("soak: the processor raises, as asked")
         if self.cuda_round_trip:
             return frame.replace_tensor(frame.tensor.to("cuda").cpu())
         return frame
@@ -39,7 +42,8 @@ class Passthrough(FrameProcessor):
         return [frame]
 
     async def update_params(self, params):
-        pass
+        if isinstance(params, dict) and "soak_raise" in params:
+            self.raising = bool(params["soak_raise"])
 
 
 async def serve(host: str, port: int, port_file: Path | None, cuda_round_trip: bool,

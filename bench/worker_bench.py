@@ -216,6 +216,7 @@ class VideoFrameClock:
         self.pmt_pids: set[int] = set()
         self.video_pid: int | None = None
         self.frame_arrivals: list[float] = []
+        self.frame_pts: list[int | None] = []  # each frame's PTS (90 kHz), where its PES header has one
 
     def feed(self, data: bytes, now: float) -> None:
         data = self.pending + data
@@ -238,6 +239,7 @@ class VideoFrameClock:
         body = packet[payload:]
         if pid == self.video_pid:
             self.frame_arrivals.append(now)
+            self.frame_pts.append(pes_pts(body))
         elif pid == 0:
             self._pat(body[1 + body[0]:])
         elif pid in self.pmt_pids:
@@ -261,6 +263,14 @@ class VideoFrameClock:
             if stream_type in (0x1B, 0x24):  # H.264, HEVC
                 self.video_pid = pid
             position += 5 + (((section[position + 3] & 0x0F) << 8) | section[position + 4])
+
+
+def pes_pts(pes: bytes) -> int | None:
+    """The PTS of a PES packet that starts in `pes` (90 kHz units), or None."""
+    if len(pes) < 14 or pes[:3] != b"\x00\x00\x01" or not pes[7] & 0x80:
+        return None
+    p = pes[9:14]
+    return ((p[0] >> 1) & 0x07) << 30 | p[1] << 22 | (p[2] >> 1) << 15 | p[3] << 7 | p[4] >> 1
 
 
 def probe_channel(host: str, port: int, channel: str, clock: VideoFrameClock, stop: threading.Event) -> None:
